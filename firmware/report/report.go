@@ -1,0 +1,80 @@
+package report
+
+import (
+	"context"
+	"time"
+)
+
+// EvidenceItem is one line of evidence as published.
+type EvidenceItem struct {
+	Probe  string `json:"probe"`
+	Detail string `json:"detail"`
+}
+
+// Device is one device's state as the outside world sees it. Its JSON is the
+// public survey shape of DESIGN.md (mac, ip, maker, brand, model, serial,
+// firmware, flagged, confidence, evidence[probe, detail]); further fields are
+// only ever added.
+type Device struct {
+	MAC        string         `json:"mac"`
+	IP         string         `json:"ip"`
+	Maker      string         `json:"maker"`
+	Brand      string         `json:"brand"`
+	Model      string         `json:"model"`
+	Serial     string         `json:"serial"`
+	Firmware   string         `json:"firmware"`
+	Flagged    bool           `json:"flagged"`
+	Confidence string         `json:"confidence"`
+	Evidence   []EvidenceItem `json:"evidence"`
+	// Added fields.
+	VLAN       uint16    `json:"vlan,omitempty"`
+	Action     string    `json:"action,omitempty"` // "alert" | "isolate" | "allowed" when flagged
+	Conflicts  []string  `json:"conflicts,omitempty"`
+	Components []string  `json:"components,omitempty"`
+	FirstSeen  time.Time `json:"first_seen,omitzero"`
+	LastSeen   time.Time `json:"last_seen,omitzero"`
+}
+
+// Event types published under evt/{type}.
+const (
+	EvtDeviceNew      = "device_new"
+	EvtDeviceFlagged  = "device_flagged"
+	EvtDeviceGone     = "device_gone"
+	EvtRelayCut       = "relay_cut"
+	EvtRelayRestored  = "relay_restored"
+	EvtPolicyApplied  = "policy_applied"
+	EvtPolicyRejected = "policy_rejected"
+	EvtAcknowledged   = "acknowledged"
+)
+
+// Event is something that happened, delivered at least once and in order.
+type Event struct {
+	Type string         `json:"type"`
+	Time time.Time      `json:"ts"`
+	MAC  string         `json:"mac,omitempty"`
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// Status is the appliance's state for the retained status/info topics.
+type Status struct {
+	Online         bool     `json:"online"`
+	Firmware       string   `json:"firmware"`
+	PolicyVersion  uint64   `json:"policy_version"`
+	Interfaces     []string `json:"interfaces"`
+	Devices        int      `json:"devices"`
+	Flagged        int      `json:"flagged"`
+	UplinkCut      bool     `json:"uplink_cut"`
+	Unconfigured   bool     `json:"unconfigured,omitempty"`
+	CaptureDropped uint64   `json:"capture_dropped,omitempty"`
+}
+
+// Reporter publishes the appliance's state and events. Implementations must
+// be safe for concurrent use; Event must not lose an event it returned nil
+// for (a durable reporter queues it).
+type Reporter interface {
+	Device(ctx context.Context, d Device) error   // retained state of one device
+	Forget(ctx context.Context, mac string) error // device removed from inventory
+	Event(ctx context.Context, e Event) error     // at-least-once, ordered
+	Status(ctx context.Context, s Status) error   // retained appliance state
+	Close() error
+}

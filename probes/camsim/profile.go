@@ -1,0 +1,260 @@
+package camsim
+
+import (
+	_ "embed"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Profile is one emulated kind of device. The Maker/Brand/Flagged fields are
+// the ground truth tests compare verdicts against; everything else is what
+// the device shows on the wire. A nil section means the device does not speak
+// that protocol.
+type Profile struct {
+	Name        string `yaml:"name"`         // profile id, e.g. "hikvision"
+	Description string `yaml:"description"`  // one line for humans
+	Maker       string `yaml:"maker"`        // canonical maker id; "" when no maker can be named
+	Brand       string `yaml:"brand"`        // label on the box when it differs from the maker
+	Flagged     bool   `yaml:"flagged"`      // expected under the default policy
+	Model       string `yaml:"model"`        // model as the device reports it
+	Serial      string `yaml:"serial"`       // serial as the device reports it
+	Firmware    string `yaml:"firmware"`     // firmware version string
+	OUI         string `yaml:"oui"`          // "44:19:B6": MACs the lab gives this profile start with it
+	Hostname    string `yaml:"hostname"`     // DHCP option 12
+	VendorClass string `yaml:"vendor_class"` // DHCP option 60
+
+	HTTP  *HTTPProfile  `yaml:"http"`
+	HTTPS *HTTPProfile  `yaml:"https"` // served over TLS with a certificate built from TLS
+	TLS   *TLSProfile   `yaml:"tls"`
+	RTSP  *RTSPProfile  `yaml:"rtsp"`
+	ONVIF *ONVIFProfile `yaml:"onvif"` // SOAP device service, and WS-Discovery when WSD is set
+	WSD   *WSDProfile   `yaml:"wsd"`
+	SADP  *SADPProfile  `yaml:"sadp"`
+	DHIP  *DHIPProfile  `yaml:"dhip"`
+	DVRIP bool          `yaml:"dvrip"`    // answers Dahua DVRIP discovery on UDP 5050
+	XM    bool          `yaml:"xiongmai"` // runs the Xiongmai NetSurveillance service on TCP 34567
+	SSDP  *SSDPProfile  `yaml:"ssdp"`
+	MDNS  *MDNSProfile  `yaml:"mdns"`
+	// TCP lists raw TCP services that answer any bytes with a fixed reply
+	// (Hikvision 8000, Dahua 37777), as hex.
+	TCP []TCPBanner `yaml:"tcp"`
+}
+
+// HTTPProfile is what the device's web server shows.
+type HTTPProfile struct {
+	Port   int    `yaml:"port"`   // default 80 (443 for https)
+	Server string `yaml:"server"` // Server header; "" sends none
+	// Realm, when set, makes protected paths answer 401 with
+	// WWW-Authenticate: <AuthScheme> realm="<Realm>".
+	Realm      string `yaml:"realm"`
+	AuthScheme string `yaml:"auth_scheme"` // "Digest" (default) or "Basic"
+	Title      string `yaml:"title"`       // <title> of GET /
+	Redirect   string `yaml:"redirect"`    // GET / answers 302 to this path when set
+	// UpperHeaders writes header names in upper case (CONTENT-LENGTH:), as
+	// Dahua's web server does.
+	UpperHeaders bool              `yaml:"upper_headers"`
+	Headers      map[string]string `yaml:"headers"` // extra headers on every answer
+	// Paths maps a path to its status; 401 ones carry the realm. Bodies are
+	// small and fixed.
+	Paths map[string]int `yaml:"paths"`
+	// Bodies optionally gives the body for a path (e.g. ISAPI XML).
+	Bodies map[string]string `yaml:"bodies"`
+}
+
+// TLSProfile is the subject/issuer of the self-signed certificate.
+type TLSProfile struct {
+	CommonName   string `yaml:"cn"`
+	Organization string `yaml:"o"`
+	Issuer       string `yaml:"issuer_cn"` // issuer CN; "" means self-signed with the subject
+}
+
+// RTSPProfile is what the device's RTSP server on 554 shows.
+type RTSPProfile struct {
+	Port   int    `yaml:"port"`   // default 554
+	Server string `yaml:"server"` // Server header
+	Realm  string `yaml:"realm"`  // DESCRIBE answers 401 Digest realm=... when set
+	Public string `yaml:"public"` // Public header of OPTIONS
+}
+
+// ONVIFProfile is the ONVIF device service.
+type ONVIFProfile struct {
+	Port         int    `yaml:"port"` // default 80 (shares the HTTP server) or its own
+	Path         string `yaml:"path"` // default /onvif/device_service
+	Manufacturer string `yaml:"manufacturer"`
+	Model        string `yaml:"model"`    // defaults to Profile.Model
+	HardwareID   string `yaml:"hardware"` // HardwareId
+	User         string `yaml:"user"`     // credentials it accepts; "" = no auth needed
+	Password     string `yaml:"password"`
+	// Auth is "wsse" (WS-UsernameToken digest, default), "digest" (HTTP
+	// Digest only) or "none".
+	Auth string `yaml:"auth"`
+	// ClockOffset is how far the camera's clock is from true time; a
+	// WS-UsernameToken created outside ±5 minutes of the camera's clock is refused.
+	ClockOffset time.Duration `yaml:"clock_offset"`
+}
+
+// WSDProfile is the WS-Discovery target.
+type WSDProfile struct {
+	// Endpoint is the EndpointReference address; "{mac}" is replaced with
+	// the host's MAC as 12 lower-case hex digits (Hikvision style).
+	Endpoint string   `yaml:"endpoint"`
+	Types    string   `yaml:"types"`  // e.g. "dn:NetworkVideoTransmitter tds:Device"
+	Scopes   []string `yaml:"scopes"` // "{mac}" and "{model}" are substituted
+	// OnlyNVT makes the device answer only Probes typed NetworkVideoTransmitter.
+	OnlyNVT bool `yaml:"only_nvt"`
+	// Twice sends each ProbeMatch twice, like wsdd and some cameras.
+	Twice bool `yaml:"twice"`
+	// EphemeralReply answers from a random port instead of 3702.
+	EphemeralReply bool `yaml:"ephemeral_reply"`
+}
+
+// SADPProfile is Hikvision's SADP responder.
+type SADPProfile struct {
+	DeviceType  string `yaml:"device_type"` // numeric DeviceType
+	Description string `yaml:"description"` // DeviceDescription; defaults to Model
+	DeviceSN    string `yaml:"device_sn"`   // full DeviceSN; defaults to Model+Serial
+	DSPVersion  string `yaml:"dsp_version"`
+	OEMCode     string `yaml:"oem_code"` // DetailOEMCode
+	Activated   bool   `yaml:"activated"`
+	HideMAC     bool   `yaml:"hide_mac"` // newer firmware omits the MAC
+}
+
+// DHIPProfile is Dahua's DHIP discovery responder.
+type DHIPProfile struct {
+	DeviceClass  string `yaml:"device_class"` // "IPC", "NVR", ...
+	Vendor       string `yaml:"vendor"`       // OEM brand as reported ("General", "Lorex", "Private")
+	Manufacturer string `yaml:"manufacturer"` // sometimes present
+}
+
+// SSDPProfile is a UPnP root device.
+type SSDPProfile struct {
+	Server       string `yaml:"server"` // SERVER header
+	DeviceType   string `yaml:"device_type"`
+	Manufacturer string `yaml:"manufacturer"`
+	ModelName    string `yaml:"model_name"`
+	ModelNumber  string `yaml:"model_number"`
+	FriendlyName string `yaml:"friendly_name"`
+	Port         int    `yaml:"port"` // description HTTP port; default 49152
+}
+
+// MDNSProfile is the device's Bonjour presence.
+type MDNSProfile struct {
+	Instance string   `yaml:"instance"` // "{model}" and "{serial}" substituted
+	Services []string `yaml:"services"` // "_http._tcp", "_rtsp._tcp", ...
+	TXT      []string `yaml:"txt"`
+}
+
+// TCPBanner is a raw TCP service answering any bytes with Reply (hex).
+type TCPBanner struct {
+	Port  int    `yaml:"port"`
+	Reply string `yaml:"reply"`
+}
+
+//go:embed profiles.yaml
+var profilesYAML []byte
+
+// Profiles returns the built-in profiles in file order.
+func Profiles() ([]Profile, error) {
+	var doc struct {
+		Profiles []Profile `yaml:"profiles"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(profilesYAML)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("camsim: profiles.yaml: %w", err)
+	}
+	seen := map[string]bool{}
+	for i, p := range doc.Profiles {
+		if p.Name == "" || seen[p.Name] {
+			return nil, fmt.Errorf("camsim: profiles.yaml: profile %d: missing or duplicate name %q", i, p.Name)
+		}
+		seen[p.Name] = true
+		if p.OUI != "" {
+			if _, err := parseOUI(p.OUI); err != nil {
+				return nil, fmt.Errorf("camsim: profile %s: oui: %w", p.Name, err)
+			}
+		}
+	}
+	return doc.Profiles, nil
+}
+
+// Lookup returns the named built-in profile.
+func Lookup(name string) (Profile, error) {
+	ps, err := Profiles()
+	if err != nil {
+		return Profile{}, err
+	}
+	for _, p := range ps {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return Profile{}, fmt.Errorf("camsim: no profile %q (have %s)", name, strings.Join(names, ", "))
+}
+
+func parseOUI(s string) ([3]byte, error) {
+	var o [3]byte
+	hw, err := net.ParseMAC(s + ":00:00:00")
+	if err != nil || len(hw) != 6 {
+		return o, fmt.Errorf("bad OUI %q (want aa:bb:cc)", s)
+	}
+	copy(o[:], hw[:3])
+	return o, nil
+}
+
+// MAC returns the MAC the lab gives the n-th host (n >= 1) of this profile:
+// the profile's OUI followed by a lab marker and n, or a locally administered
+// address when the profile has no OUI.
+func (p Profile) MAC(n int) net.HardwareAddr {
+	o := [3]byte{0x02, 0xc4, 0x00} // locally administered
+	if p.OUI != "" {
+		o, _ = parseOUI(p.OUI)
+	}
+	return net.HardwareAddr{o[0], o[1], o[2], 0xc4, byte(n >> 8), byte(n)}
+}
+
+// Expand substitutes {mac}, {model} and {serial} in a profile string.
+func (p Profile) Expand(s string, mac net.HardwareAddr) string {
+	r := strings.NewReplacer(
+		"{mac}", strings.ReplaceAll(mac.String(), ":", ""),
+		"{MAC}", strings.ToUpper(strings.ReplaceAll(mac.String(), ":", "")),
+		"{model}", p.Model,
+		"{serial}", p.Serial,
+	)
+	return r.Replace(s)
+}
+
+// Host is where a profile runs: its interface, MAC and address.
+type Host struct {
+	Iface string // interface name inside the host's namespace ("eth0"); "" for loopback tests
+	MAC   net.HardwareAddr
+	IP    netip.Addr
+	// PortOffset is added to every listening port, so unit tests can run
+	// several emulated devices on 127.0.0.1 without root. 0 in the lab.
+	PortOffset int
+}
+
+// Port returns the port a service listens on for this host.
+func (h Host) Port(p int) int { return p + h.PortOffset }
+
+// Services lists the names of the responders this profile runs, sorted.
+func (p Profile) Services() []string {
+	var s []string
+	for name, svc := range services {
+		if svc.enabled(&p) {
+			s = append(s, name)
+		}
+	}
+	slices.Sort(s)
+	return s
+}

@@ -1,0 +1,375 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed sample.yaml
+var sample []byte
+
+// Sample returns the documented sample configuration.
+func Sample() []byte { return bytes.Clone(sample) }
+
+// Config is the whole configuration file.
+type Config struct {
+	ApplianceID string      `yaml:"appliance_id"` // default: derived from /etc/machine-id
+	StateDir    string      `yaml:"state_dir"`
+	LogLevel    string      `yaml:"log_level"` // debug | info | warn | error
+	Interfaces  []Interface `yaml:"interfaces"`
+	Probing     Probing     `yaml:"probing"`
+	Policy      Policy      `yaml:"policy"`
+	Board       Board       `yaml:"board"`
+	Inventory   Inventory   `yaml:"inventory"`
+	MQTT        MQTT        `yaml:"mqtt"`
+	Watchdog    Watchdog    `yaml:"watchdog"`
+}
+
+// Interface is one link the appliance watches. Active probing happens only on
+// interfaces named here.
+type Interface struct {
+	Name        string   `yaml:"name"`        // e.g. eth0 or eth0.20
+	Subnets     []string `yaml:"subnets"`     // CIDRs to sweep; default: the interface's own IPv4 subnet
+	Promiscuous bool     `yaml:"promiscuous"` // for a mirror (SPAN) port
+}
+
+// Credential is one ONVIF user/password pair tried in order. The password is
+// never logged: Credential's String hides it.
+type Credential struct {
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+}
+
+func (c Credential) String() string { return c.User + ":<hidden>" }
+
+// Probing controls active identification.
+type Probing struct {
+	PassiveOnly   bool          `yaml:"passive_only"`
+	SweepInterval time.Duration `yaml:"sweep_interval"` // periodic re-sweep; 0 = only at start
+	Concurrency   int           `yaml:"concurrency"`    // hosts probed at once
+	PerHost       int           `yaml:"per_host"`       // probes at once against one host
+	RatePPS       int           `yaml:"rate_pps"`       // global cap on probe packets per second
+	Timeout       time.Duration `yaml:"timeout"`        // per probe
+	Discovery     time.Duration `yaml:"discovery"`      // how long multicast discovery listens
+	Disabled      []string      `yaml:"disabled"`       // probe names not to run
+	ONVIF         []Credential  `yaml:"onvif_credentials"`
+}
+
+// Allow is one allow-list entry.
+type Allow struct {
+	MAC     string    `yaml:"mac"`
+	Serial  string    `yaml:"serial"`
+	Reason  string    `yaml:"reason"`
+	Expires time.Time `yaml:"expires"`
+}
+
+// Policy is the local policy used until a signed policy arrives.
+type Policy struct {
+	FlaggedMakers     []string          `yaml:"flagged_makers"`
+	FlaggedComponents []string          `yaml:"flagged_components"`
+	Actions           map[string]string `yaml:"actions"`     // maker -> alert | isolate
+	MinIsolate        string            `yaml:"min_isolate"` // weak | strong | definitive
+	HoldTime          time.Duration     `yaml:"hold_time"`
+	AutoRestore       bool              `yaml:"auto_restore"`
+	Allow             []Allow           `yaml:"allow"`
+	// RootKey is the base64 ed25519 public key that signed policies must chain to.
+	RootKey string `yaml:"root_key"`
+}
+
+// Board selects and wires the hardware.
+type Board struct {
+	Kind   string            `yaml:"kind"` // periph | console | none
+	LEDs   map[string]string `yaml:"leds"` // LED name -> GPIO pin name
+	Relay  Relay             `yaml:"relay"`
+	Button string            `yaml:"button"` // GPIO pin of the acknowledge button; "" = none
+	// LabRelay makes "relay open" set a link down in a namespace (lab only).
+	LabRelay *LabRelay `yaml:"lab_relay"`
+}
+
+// Relay is the uplink relay's wiring.
+type Relay struct {
+	Pin      string `yaml:"pin"`      // "" = no relay
+	Active   string `yaml:"active"`   // high | low: the level that energises the coil
+	Contacts string `yaml:"contacts"` // normally_closed | normally_open: the uplink runs through these
+}
+
+// FailMode says what the uplink does when the appliance is unpowered: with
+// normally-closed contacts the uplink stays connected (fail_open); with
+// normally-open contacts it is cut (fail_secure).
+func (r Relay) FailMode() string {
+	if r.Contacts == "normally_open" {
+		return "fail_secure"
+	}
+	return "fail_open"
+}
+
+// LabRelay points the lab relay at a link in a namespace.
+type LabRelay struct {
+	Netns string `yaml:"netns"`
+	Link  string `yaml:"link"`
+}
+
+// Inventory bounds the device table.
+type Inventory struct {
+	MaxDevices  int           `yaml:"max_devices"`
+	ForgetAfter time.Duration `yaml:"forget_after"` // devices unseen this long are forgotten
+	GoneAfter   time.Duration `yaml:"gone_after"`   // devices unseen this long count as gone for enforcement
+}
+
+// MQTT is the central broker link; an empty Broker disables it.
+type MQTT struct {
+	Broker       string        `yaml:"broker"` // tcp://host:1883 or ssl://host:8883
+	Username     string        `yaml:"username"`
+	PasswordFile string        `yaml:"password_file"`
+	CAFile       string        `yaml:"ca_file"`
+	CertFile     string        `yaml:"cert_file"`
+	KeyFile      string        `yaml:"key_file"`
+	OutboxMax    int           `yaml:"outbox_max_events"`
+	OutboxMaxAge time.Duration `yaml:"outbox_max_age"`
+}
+
+// Watchdog controls the systemd and hardware watchdogs.
+type Watchdog struct {
+	Hardware string `yaml:"hardware"` // e.g. /dev/watchdog; "" = not used
+}
+
+// Default returns the configuration used for every field the file leaves out.
+func Default() Config {
+	return Config{
+		StateDir: "/var/lib/camwarden",
+		LogLevel: "info",
+		Probing: Probing{
+			SweepInterval: 15 * time.Minute,
+			Concurrency:   32,
+			PerHost:       4,
+			RatePPS:       500,
+			Timeout:       3 * time.Second,
+			Discovery:     3 * time.Second,
+		},
+		Policy: Policy{
+			FlaggedMakers: []string{"hikvision", "dahua", "huawei", "zte", "hytera"},
+			MinIsolate:    "strong",
+			HoldTime:      10 * time.Minute,
+		},
+		Board: Board{
+			Kind:  "none",
+			Relay: Relay{Active: "high", Contacts: "normally_closed"},
+		},
+		Inventory: Inventory{MaxDevices: 4096, ForgetAfter: 7 * 24 * time.Hour, GoneAfter: 10 * time.Minute},
+		MQTT:      MQTT{OutboxMax: 100000, OutboxMaxAge: 7 * 24 * time.Hour},
+	}
+}
+
+// Load reads path over the defaults and validates the result. Unknown fields
+// are errors: a misspelt key must not silently fall back to a default.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads YAML over the defaults and validates.
+func Parse(b []byte) (Config, error) {
+	c := Default()
+	if len(bytes.TrimSpace(b)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return Config{}, err
+		}
+	}
+	return c, c.Validate()
+}
+
+var (
+	idRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
+	pinRE   = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
+	ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,15}$`)
+)
+
+// FieldError names the configuration field that is wrong.
+type FieldError struct {
+	Field string
+	Value any
+	Why   string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("%s: %v: %s", e.Field, e.Value, e.Why)
+}
+
+// Validate checks every field, returning all problems joined, each naming
+// its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field string, v any, why string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Value: fmt.Sprintf("%q", fmt.Sprint(v)), Why: fmt.Sprintf(why, args...)})
+	}
+	if c.ApplianceID != "" && !idRE.MatchString(c.ApplianceID) {
+		bad("appliance_id", c.ApplianceID, "use letters, digits, - and _ (at most 63), it becomes an MQTT topic level")
+	}
+	if c.StateDir == "" {
+		bad("state_dir", c.StateDir, "must be set")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		bad("log_level", c.LogLevel, "want debug, info, warn or error")
+	}
+	seen := map[string]bool{}
+	for i, ifc := range c.Interfaces {
+		f := fmt.Sprintf("interfaces[%d]", i)
+		if !ifaceRE.MatchString(ifc.Name) {
+			bad(f+".name", ifc.Name, "not an interface name")
+		}
+		if seen[ifc.Name] {
+			bad(f+".name", ifc.Name, "listed twice")
+		}
+		seen[ifc.Name] = true
+		for j, s := range ifc.Subnets {
+			p, err := netip.ParsePrefix(s)
+			switch {
+			case err != nil:
+				bad(fmt.Sprintf("%s.subnets[%d]", f, j), s, "not a CIDR prefix like 192.0.2.0/24")
+			case !p.Addr().Is4():
+				bad(fmt.Sprintf("%s.subnets[%d]", f, j), s, "only IPv4 subnets can be swept")
+			case p.Bits() < 16:
+				bad(fmt.Sprintf("%s.subnets[%d]", f, j), s, "larger than /16: refusing to sweep more than 65,536 addresses")
+			}
+		}
+	}
+	p := c.Probing
+	if p.Concurrency < 1 || p.Concurrency > 1024 {
+		bad("probing.concurrency", p.Concurrency, "want 1..1024")
+	}
+	if p.PerHost < 1 || p.PerHost > 64 {
+		bad("probing.per_host", p.PerHost, "want 1..64")
+	}
+	if p.RatePPS < 1 || p.RatePPS > 100000 {
+		bad("probing.rate_pps", p.RatePPS, "want 1..100000 packets per second")
+	}
+	if p.Timeout <= 0 || p.Timeout > time.Minute {
+		bad("probing.timeout", p.Timeout, "want more than 0 and at most 1m")
+	}
+	if p.Discovery <= 0 || p.Discovery > time.Minute {
+		bad("probing.discovery", p.Discovery, "want more than 0 and at most 1m")
+	}
+	if p.SweepInterval < 0 || (p.SweepInterval > 0 && p.SweepInterval < 10*time.Second) {
+		bad("probing.sweep_interval", p.SweepInterval, "want 0 (only at start) or at least 10s")
+	}
+	for i, cr := range p.ONVIF {
+		if cr.User == "" {
+			bad(fmt.Sprintf("probing.onvif_credentials[%d].user", i), "", "must be set")
+		}
+	}
+	pol := c.Policy
+	for i, m := range pol.FlaggedMakers {
+		if m == "" || m != strings.ToLower(m) {
+			bad(fmt.Sprintf("policy.flagged_makers[%d]", i), m, "maker ids are lower case, e.g. hikvision")
+		}
+	}
+	for m, a := range pol.Actions {
+		if a != "alert" && a != "isolate" {
+			bad("policy.actions."+m, a, "want alert or isolate")
+		}
+	}
+	if !slices.Contains([]string{"weak", "strong", "definitive"}, pol.MinIsolate) {
+		bad("policy.min_isolate", pol.MinIsolate, "want weak, strong or definitive")
+	}
+	if pol.HoldTime < 0 {
+		bad("policy.hold_time", pol.HoldTime, "must not be negative")
+	}
+	for i, a := range pol.Allow {
+		f := fmt.Sprintf("policy.allow[%d]", i)
+		if a.MAC == "" && a.Serial == "" {
+			bad(f, "", "needs a mac or a serial")
+		}
+		if a.MAC != "" {
+			if _, err := net.ParseMAC(a.MAC); err != nil {
+				bad(f+".mac", a.MAC, "not a MAC address")
+			}
+		}
+		if a.Reason == "" {
+			bad(f+".reason", "", "say why the device is allowed (it is shown in reports)")
+		}
+	}
+	b := c.Board
+	switch b.Kind {
+	case "periph", "console", "none":
+	default:
+		bad("board.kind", b.Kind, "want periph, console or none")
+	}
+	for name, pin := range b.LEDs {
+		if !slices.Contains([]string{"power", "activity", "alert", "uplink", "broker"}, name) {
+			bad("board.leds."+name, name, "unknown LED (have power, activity, alert, uplink, broker)")
+		}
+		if !pinRE.MatchString(pin) {
+			bad("board.leds."+name, pin, "not a GPIO pin name like GPIO17")
+		}
+	}
+	if b.Relay.Pin != "" && !pinRE.MatchString(b.Relay.Pin) {
+		bad("board.relay.pin", b.Relay.Pin, "not a GPIO pin name like GPIO27")
+	}
+	if b.Relay.Active != "high" && b.Relay.Active != "low" {
+		bad("board.relay.active", b.Relay.Active, "want high or low")
+	}
+	if b.Relay.Contacts != "normally_closed" && b.Relay.Contacts != "normally_open" {
+		bad("board.relay.contacts", b.Relay.Contacts, "want normally_closed or normally_open")
+	}
+	if b.Button != "" && !pinRE.MatchString(b.Button) {
+		bad("board.button", b.Button, "not a GPIO pin name like GPIO22")
+	}
+	if lr := b.LabRelay; lr != nil && (lr.Netns == "" || lr.Link == "") {
+		bad("board.lab_relay", fmt.Sprintf("%+v", *lr), "needs netns and link")
+	}
+	inv := c.Inventory
+	if inv.MaxDevices < 1 || inv.MaxDevices > 1<<20 {
+		bad("inventory.max_devices", inv.MaxDevices, "want 1..1048576")
+	}
+	if inv.ForgetAfter < time.Minute {
+		bad("inventory.forget_after", inv.ForgetAfter, "want at least 1m")
+	}
+	if inv.GoneAfter <= 0 || inv.GoneAfter > inv.ForgetAfter {
+		bad("inventory.gone_after", inv.GoneAfter, "want more than 0 and at most forget_after")
+	}
+	m := c.MQTT
+	if m.Broker != "" {
+		if !strings.HasPrefix(m.Broker, "tcp://") && !strings.HasPrefix(m.Broker, "ssl://") &&
+			!strings.HasPrefix(m.Broker, "mqtt://") && !strings.HasPrefix(m.Broker, "mqtts://") {
+			bad("mqtt.broker", m.Broker, "want tcp://host:port or ssl://host:port")
+		}
+		if (m.CertFile == "") != (m.KeyFile == "") {
+			bad("mqtt.cert_file", m.CertFile, "cert_file and key_file go together")
+		}
+	}
+	if m.OutboxMax < 1 {
+		bad("mqtt.outbox_max_events", m.OutboxMax, "must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+// Active reports whether active probing may run, and if not, why.
+func (c *Config) Active() (bool, string) {
+	switch {
+	case c.Probing.PassiveOnly:
+		return false, "probing.passive_only is set"
+	case len(c.Interfaces) == 0:
+		return false, "no interfaces are named in the configuration (interfaces: - name: eth0); camwarden never probes a network nobody named"
+	}
+	return true, ""
+}

@@ -1,0 +1,209 @@
+package camsim
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freeOffset finds a PortOffset for which every given port is free on
+// 127.0.0.1, so parallel test runs do not collide.
+func freeOffset(t *testing.T, ports ...int) int {
+	t.Helper()
+	for range 50 {
+		off := 20000 + rand.IntN(30000)
+		ok := true
+		for _, p := range ports {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+off))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
+		}
+		if ok {
+			return off
+		}
+	}
+	t.Fatal("no free port offset")
+	return 0
+}
+
+// startProfile runs p on 127.0.0.1 and waits until port answers.
+func startProfile(t *testing.T, p Profile, waitPorts ...int) Host {
+	t.Helper()
+	h := Host{IP: netip.MustParseAddr("127.0.0.1"), MAC: p.MAC(1), PortOffset: freeOffset(t, waitPorts...)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, p, h, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	for _, port := range waitPorts {
+		addr := fmt.Sprintf("127.0.0.1:%d", h.Port(port))
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never listened on %s: %v", p.Name, addr, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return h
+}
+
+// rawGet sends a GET and returns the header block lines as sent and the body.
+func rawGet(t *testing.T, c net.Conn, path string) ([]string, string) {
+	t.Helper()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+	br := bufio.NewReader(c)
+	var lines []string
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read header: %v", err)
+		}
+		l = strings.TrimRight(l, "\r\n")
+		if l == "" {
+			break
+		}
+		lines = append(lines, l)
+	}
+	body, _ := io.ReadAll(br)
+	return lines, string(body)
+}
+
+func TestServeHTTPProfiles(t *testing.T) {
+	ps, err := Profiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range ps {
+		if p.HTTP == nil {
+			continue
+		}
+		n++
+		t.Run(p.Name, func(t *testing.T) {
+			t.Parallel()
+			h := startProfile(t, p, 80)
+			base := fmt.Sprintf("http://127.0.0.1:%d", h.Port(80))
+			cl := &http.Client{Timeout: 3 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := cl.Get(base + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := resp.Header.Get("Server"); got != p.HTTP.Server {
+				t.Errorf("Server = %q, want %q", got, p.HTTP.Server)
+			}
+			if p.HTTP.Redirect != "" {
+				if resp.StatusCode != 302 || resp.Header.Get("Location") != p.HTTP.Redirect {
+					t.Errorf("GET / = %d Location %q, want 302 %q", resp.StatusCode, resp.Header.Get("Location"), p.HTTP.Redirect)
+				}
+			} else if !strings.Contains(string(body), "<title>"+p.HTTP.Title+"</title>") {
+				t.Errorf("GET / body %q lacks title %q", body, p.HTTP.Title)
+			}
+			for k, v := range p.HTTP.Headers {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			for path, status := range p.HTTP.Paths {
+				resp, err := cl.Get(base + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != status {
+					t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, status)
+				}
+				wa := resp.Header.Get("WWW-Authenticate")
+				if status == 401 && p.HTTP.Realm != "" && !strings.Contains(wa, `realm="`+p.HTTP.Realm+`"`) {
+					t.Errorf("GET %s WWW-Authenticate = %q, want realm %q", path, wa, p.HTTP.Realm)
+				}
+				if want, ok := p.HTTP.Bodies[path]; ok && string(b) != want {
+					t.Errorf("GET %s body = %q, want %q", path, b, want)
+				}
+			}
+			resp, err = cl.Get(base + "/no/such/path")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 404 {
+				t.Errorf("unknown path = %d, want 404", resp.StatusCode)
+			}
+			c, err := net.Dial("tcp", base[len("http://"):])
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, _ := rawGet(t, c, "/")
+			for _, l := range lines[1:] {
+				name, _, _ := strings.Cut(l, ":")
+				if p.HTTP.UpperHeaders && name != strings.ToUpper(name) {
+					t.Errorf("header line %q not upper-case with upper_headers", l)
+				}
+				if !p.HTTP.UpperHeaders && name == "CONTENT-LENGTH" {
+					t.Errorf("header line %q upper-case without upper_headers", l)
+				}
+			}
+		})
+	}
+	if n < 5 {
+		t.Fatalf("only %d profiles with http", n)
+	}
+}
+
+func TestServeHTTPSProfiles(t *testing.T) {
+	for _, name := range []string{"hikvision", "huawei"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p, err := Lookup(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := startProfile(t, p, 443)
+			addr := fmt.Sprintf("127.0.0.1:%d", h.Port(443))
+			// We inspect the emulated camera's certificate, we do not trust it.
+			c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cert := c.ConnectionState().PeerCertificates[0]
+			if cert.Subject.CommonName != p.TLS.CommonName || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != p.TLS.Organization {
+				t.Errorf("subject = %s, want CN=%s O=%s", cert.Subject, p.TLS.CommonName, p.TLS.Organization)
+			}
+			lines, body := rawGet(t, c, "/")
+			if p.HTTPS.Redirect == "" && !strings.Contains(body, "<title>"+p.HTTPS.Title+"</title>") {
+				t.Errorf("body %q lacks title %q (head %q)", body, p.HTTPS.Title, lines)
+			}
+		})
+	}
+}

@@ -1,0 +1,261 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camwarden/camwarden/firmware/enforce"
+	"github.com/camwarden/camwarden/firmware/inventory"
+	"github.com/camwarden/camwarden/firmware/report"
+	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/classify"
+)
+
+// Classifier turns a device's MAC and facts into a verdict. The app swaps
+// the signature set behind it when a policy brings new signatures.
+type Classifier func(mac net.HardwareAddr, facts []probes.Fact) classify.Verdict
+
+// Enforcer is the part of enforce.Enforcer the pipeline drives.
+type Enforcer interface {
+	Update(d enforce.Device, present bool)
+	Gone(mac string)
+}
+
+// Pipeline merges observations into the inventory and, for every device
+// that changed, classifies it, applies the policy and reports it. One
+// goroutine (Run) does all of this in order, so a device's updates are never
+// reordered; probes only ever block on a bounded channel.
+type Pipeline struct {
+	Inv       *inventory.Inventory
+	Classify  Classifier
+	Enforcer  Enforcer        // nil in a survey
+	Reporter  report.Reporter // nil in a survey
+	OnNew     func(inventory.Device)
+	GoneAfter time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
+
+	policy  atomic.Pointer[enforce.Policy]
+	in      chan probes.Observation
+	dropped atomic.Uint64
+	turns   atomic.Uint64 // loop iterations, for the watchdog's health check
+
+	mu   sync.Mutex
+	last map[string]report.Device // what was last reported per MAC
+	seen map[string]bool          // present state last given to the enforcer
+}
+
+// QueueSize bounds observations waiting for the pipeline; beyond it new
+// observations are dropped and counted rather than blocking capture.
+const QueueSize = 4096
+
+func (p *Pipeline) init() {
+	if p.in == nil {
+		p.in = make(chan probes.Observation, QueueSize)
+		p.last = map[string]report.Device{}
+		p.seen = map[string]bool{}
+		if p.Now == nil {
+			p.Now = time.Now
+		}
+		if p.Log == nil {
+			p.Log = slog.New(slog.DiscardHandler)
+		}
+		if p.policy.Load() == nil {
+			d := enforce.DefaultPolicy()
+			p.policy.Store(&d)
+		}
+	}
+}
+
+// NewPipeline returns a pipeline ready to receive observations.
+func NewPipeline(p *Pipeline) *Pipeline {
+	p.init()
+	return p
+}
+
+// SetPolicy swaps the policy used to decide what is flagged.
+func (p *Pipeline) SetPolicy(pol enforce.Policy) { p.policy.Store(&pol) }
+
+// Policy returns the policy in force.
+func (p *Pipeline) Policy() enforce.Policy { return *p.policy.Load() }
+
+// Sink is where probes and capture deliver observations.
+func (p *Pipeline) Sink(o probes.Observation) {
+	select {
+	case p.in <- o:
+	default:
+		p.dropped.Add(1)
+	}
+}
+
+// Dropped counts observations lost to a full queue.
+func (p *Pipeline) Dropped() uint64 { return p.dropped.Load() }
+
+// Turns counts processed observations and ticks; the watchdog checks it moves.
+func (p *Pipeline) Turns() uint64 { return p.turns.Load() }
+
+// View is the device as the outside world sees it: verdict plus decision.
+func (p *Pipeline) View(d inventory.Device) report.Device {
+	v := p.Classify(d.HardwareAddr(), d.ProbeFacts())
+	dec := enforce.Decide(*p.policy.Load(), enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, p.Now())
+	ev := make([]report.EvidenceItem, len(v.Evidence))
+	for i, e := range v.Evidence {
+		ev[i] = report.EvidenceItem{Probe: e.Probe, Detail: e.Detail}
+	}
+	ip := ""
+	if d.IP.IsValid() {
+		ip = d.IP.String()
+	}
+	return report.Device{
+		MAC: d.MAC, IP: ip, Maker: v.Maker, Brand: v.Brand, Model: v.Model, Serial: v.Serial,
+		Firmware: v.Firmware, Flagged: dec.Flagged, Confidence: v.Confidence.String(), Evidence: ev,
+		VLAN: d.VLAN, Action: string(dec.Action), Conflicts: v.Conflicts, Components: v.Components,
+		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen,
+	}
+}
+
+// Run processes observations until ctx ends, and every tick re-checks which
+// devices are gone or to be forgotten.
+func (p *Pipeline) Run(ctx context.Context, tick time.Duration, forgetAfter time.Duration) error {
+	p.init()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case o := <-p.in:
+			p.turns.Add(1)
+			p.handle(ctx, o)
+		case <-t.C:
+			p.turns.Add(1)
+			p.sweepPresence(ctx, forgetAfter)
+		}
+	}
+}
+
+// Drain processes whatever is queued now, for one-shot runs (survey, analyze).
+func (p *Pipeline) Drain(ctx context.Context) {
+	p.init()
+	for {
+		select {
+		case o := <-p.in:
+			p.handle(ctx, o)
+		default:
+			return
+		}
+	}
+}
+
+func (p *Pipeline) handle(ctx context.Context, o probes.Observation) {
+	ch, changed := p.Inv.Merge(o)
+	if ch.Device.MAC == "" {
+		return
+	}
+	if ch.New && p.OnNew != nil {
+		p.OnNew(ch.Device)
+	}
+	p.mu.Lock()
+	wasPresent := p.seen[ch.Device.MAC]
+	p.mu.Unlock()
+	if !changed && wasPresent {
+		return // nothing new; presence is refreshed by LastSeen in the inventory
+	}
+	p.publish(ctx, ch.Device, ch.New, true)
+}
+
+// Republish re-reports every device (after a policy or signature change).
+func (p *Pipeline) Republish(ctx context.Context) {
+	now := p.Now()
+	for _, d := range p.Inv.All() {
+		p.publish(ctx, d, false, now.Sub(d.LastSeen) < p.GoneAfter)
+	}
+}
+
+func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, present bool) {
+	view := p.View(d)
+	p.mu.Lock()
+	prev, had := p.last[d.MAC]
+	p.last[d.MAC] = view
+	p.seen[d.MAC] = present
+	p.mu.Unlock()
+
+	if p.Enforcer != nil {
+		v := p.Classify(d.HardwareAddr(), d.ProbeFacts())
+		p.Enforcer.Update(enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, present)
+	}
+	if p.Reporter == nil {
+		return
+	}
+	if had && sameView(prev, view) {
+		return
+	}
+	if err := p.Reporter.Device(ctx, view); err != nil {
+		p.Log.Warn("report device", "mac", d.MAC, "err", err)
+	}
+	if isNew {
+		p.event(ctx, report.EvtDeviceNew, view)
+	}
+	if view.Flagged && (!had || !prev.Flagged || prev.Action != view.Action) {
+		p.event(ctx, report.EvtDeviceFlagged, view)
+	}
+}
+
+func (p *Pipeline) event(ctx context.Context, typ string, v report.Device) {
+	e := report.Event{Type: typ, Time: p.Now(), MAC: v.MAC, Data: map[string]any{
+		"ip": v.IP, "maker": v.Maker, "brand": v.Brand, "model": v.Model, "serial": v.Serial,
+		"confidence": v.Confidence, "flagged": v.Flagged, "action": v.Action,
+	}}
+	if err := p.Reporter.Event(ctx, e); err != nil {
+		p.Log.Error("report event", "type", typ, "mac", v.MAC, "err", err)
+	}
+}
+
+func sameView(a, b report.Device) bool {
+	return a.IP == b.IP && a.Maker == b.Maker && a.Brand == b.Brand && a.Model == b.Model && a.Serial == b.Serial &&
+		a.Firmware == b.Firmware && a.Flagged == b.Flagged && a.Confidence == b.Confidence && a.Action == b.Action &&
+		slices.Equal(a.Conflicts, b.Conflicts) && slices.Equal(a.Components, b.Components) &&
+		slices.Equal(a.Evidence, b.Evidence)
+}
+
+// sweepPresence tells the enforcer which devices went quiet and forgets
+// devices unseen for forgetAfter.
+func (p *Pipeline) sweepPresence(ctx context.Context, forgetAfter time.Duration) {
+	now := p.Now()
+	for _, d := range p.Inv.All() {
+		present := now.Sub(d.LastSeen) < p.GoneAfter
+		p.mu.Lock()
+		was, known := p.seen[d.MAC]
+		p.mu.Unlock()
+		if known && was != present {
+			p.publish(ctx, d, false, present)
+		}
+	}
+	if forgetAfter <= 0 {
+		return
+	}
+	for _, mac := range p.Inv.Expire(now.Add(-forgetAfter)) {
+		p.mu.Lock()
+		v := p.last[mac]
+		delete(p.last, mac)
+		delete(p.seen, mac)
+		p.mu.Unlock()
+		if p.Enforcer != nil {
+			p.Enforcer.Gone(mac)
+		}
+		if p.Reporter != nil {
+			if err := p.Reporter.Forget(ctx, mac); err != nil {
+				p.Log.Warn("report forget", "mac", mac, "err", err)
+			}
+			if v.MAC == "" {
+				v.MAC = mac
+			}
+			p.event(ctx, report.EvtDeviceGone, v)
+		}
+	}
+}

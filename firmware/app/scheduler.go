@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/camwarden/camwarden/probes"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// Scheduler runs active probes: discoverers across each link, and probers
+// against each host, with bounded concurrency overall and per host, a global
+// rate cap on probe starts, and a timeout per probe.
+type Scheduler struct {
+	Probers     []probes.Prober
+	Discoverers []probes.Discoverer
+	Links       []probes.Link
+	Sink        probes.Sink
+	Concurrency int           // hosts probed at once
+	PerHost     int           // probes at once against one host
+	Timeout     time.Duration // per prober run
+	Discovery   time.Duration // per discoverer run
+	Limiter     *rate.Limiter // probe starts; nil = unlimited
+	// Target returns what is known about a host when its turn comes, so
+	// probers see facts (XAddrs, ports) learned since it was queued.
+	Target func(mac string) (probes.Target, bool)
+	Log    *slog.Logger
+
+	once    sync.Once
+	queue   chan string
+	mu      sync.Mutex
+	pending map[string]bool
+	busy    atomic.Int64
+	probed  atomic.Uint64
+}
+
+func (s *Scheduler) init() {
+	s.once.Do(func() {
+		s.queue = make(chan string, 65536)
+		s.pending = map[string]bool{}
+		if s.Concurrency < 1 {
+			s.Concurrency = 1
+		}
+		if s.PerHost < 1 {
+			s.PerHost = 1
+		}
+		if s.Log == nil {
+			s.Log = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Enqueue asks for mac to be probed; a host already waiting is not queued twice.
+func (s *Scheduler) Enqueue(mac string) {
+	s.init()
+	s.mu.Lock()
+	if s.pending[mac] {
+		s.mu.Unlock()
+		return
+	}
+	s.pending[mac] = true
+	s.mu.Unlock()
+	select {
+	case s.queue <- mac:
+	default:
+		s.mu.Lock()
+		delete(s.pending, mac)
+		s.mu.Unlock()
+		s.Log.Warn("probe queue full; host will be probed at the next sweep", "mac", mac)
+	}
+}
+
+// Idle reports whether no host is queued or being probed.
+func (s *Scheduler) Idle() bool {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) == 0 && s.busy.Load() == 0
+}
+
+// Probed counts hosts whose probing finished.
+func (s *Scheduler) Probed() uint64 { return s.probed.Load() }
+
+// Sweep runs every discoverer on every link at once and returns when all
+// are done (each bounded by Discovery).
+func (s *Scheduler) Sweep(ctx context.Context) error {
+	s.init()
+	var g errgroup.Group
+	for _, l := range s.Links {
+		for _, d := range s.Discoverers {
+			g.Go(func() error {
+				if err := s.wait(ctx); err != nil {
+					return nil
+				}
+				dctx, cancel := context.WithTimeout(ctx, s.Discovery)
+				defer cancel()
+				err := d.Discover(dctx, l, s.Sink)
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+					s.Log.Warn("discovery failed", "probe", d.Name(), "iface", l.Iface.Name, "err", err)
+				}
+				return nil
+			})
+		}
+	}
+	return g.Wait()
+}
+
+func (s *Scheduler) wait(ctx context.Context) error {
+	if s.Limiter == nil {
+		return ctx.Err()
+	}
+	return s.Limiter.Wait(ctx)
+}
+
+// Run probes queued hosts with Concurrency workers and, when interval > 0,
+// sweeps every interval, until ctx ends.
+func (s *Scheduler) Run(ctx context.Context, interval time.Duration) error {
+	s.init()
+	var wg sync.WaitGroup
+	for range s.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.worker(ctx)
+		}()
+	}
+	if interval > 0 {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-t.C:
+				s.Sweep(ctx)
+			}
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+func (s *Scheduler) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case mac := <-s.queue:
+			s.busy.Add(1)
+			s.mu.Lock()
+			delete(s.pending, mac)
+			s.mu.Unlock()
+			if t, ok := s.Target(mac); ok {
+				s.ProbeHost(ctx, t)
+			}
+			s.probed.Add(1)
+			s.busy.Add(-1)
+		}
+	}
+}
+
+// ProbeHost runs every prober against t, PerHost at a time.
+func (s *Scheduler) ProbeHost(ctx context.Context, t probes.Target) {
+	s.init()
+	sem := make(chan struct{}, s.PerHost)
+	var wg sync.WaitGroup
+	for _, p := range s.Probers {
+		if err := s.wait(ctx); err != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			pctx, cancel := context.WithTimeout(ctx, s.Timeout)
+			defer cancel()
+			if err := p.Probe(pctx, t, s.Sink); err != nil && ctx.Err() == nil {
+				s.Log.Debug("probe", "probe", p.Name(), "ip", t.IP, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}

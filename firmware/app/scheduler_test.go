@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/camwarden/camwarden/probes"
+)
+
+// slowProber records how many of its probes run at once.
+type slowProber struct {
+	name      string
+	d         time.Duration
+	cur, max  atomic.Int64
+	perHostMu sync.Mutex
+	perHost   map[string]int
+	maxHost   int
+}
+
+func (p *slowProber) Name() string { return p.name }
+func (p *slowProber) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
+	n := p.cur.Add(1)
+	for {
+		m := p.max.Load()
+		if n <= m || p.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	p.perHostMu.Lock()
+	p.perHost[t.IP.String()]++
+	if p.perHost[t.IP.String()] > p.maxHost {
+		p.maxHost = p.perHost[t.IP.String()]
+	}
+	p.perHostMu.Unlock()
+	defer func() {
+		p.cur.Add(-1)
+		p.perHostMu.Lock()
+		p.perHost[t.IP.String()]--
+		p.perHostMu.Unlock()
+	}()
+	select {
+	case <-time.After(p.d):
+		emit(probes.Observation{IP: t.IP, MAC: t.MAC, Probe: p.name, Facts: []probes.Fact{probes.F(p.name+".ok", "1")}})
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestSchedulerBoundsConcurrencyAndTimesOut(t *testing.T) {
+	shared := map[string]int{}
+	var probers []probes.Prober
+	var sps []*slowProber
+	for i := range 4 {
+		sp := &slowProber{name: fmt.Sprint("p", i), d: 20 * time.Millisecond, perHost: shared}
+		sps = append(sps, sp)
+		probers = append(probers, sp)
+	}
+	hang := &slowProber{name: "hang", d: time.Hour, perHost: map[string]int{}}
+	probers = append(probers, hang)
+	var got atomic.Int64
+	s := &Scheduler{Probers: probers, Concurrency: 3, PerHost: 2, Timeout: 50 * time.Millisecond,
+		Sink: func(probes.Observation) { got.Add(1) },
+		Target: func(mac string) (probes.Target, bool) {
+			hw, _ := net.ParseMAC(mac)
+			return probes.Target{MAC: hw, IP: netip.AddrFrom4([4]byte{198, 18, 1, hw[5]})}, true
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, 0); close(done) }()
+	for i := range 10 {
+		s.Enqueue(net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}.String())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Probed() < 10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if s.Probed() != 10 {
+		t.Fatalf("probed %d hosts, want 10", s.Probed())
+	}
+	if got.Load() != 40 {
+		t.Fatalf("observations %d, want 40 (4 probers x 10 hosts; the hanging one emits none)", got.Load())
+	}
+	// Each host runs at most PerHost probes at once; hosts at most Concurrency.
+	if sps[0].maxHost > 2 {
+		t.Fatalf("per-host concurrency %d > 2", sps[0].maxHost)
+	}
+	if m := hang.max.Load(); m > 3 {
+		t.Fatalf("hanging prober ran %d at once; at most one per busy host (3)", m)
+	}
+}
+
+func TestEnqueueDedupes(t *testing.T) {
+	s := &Scheduler{}
+	s.Enqueue("02:00:00:00:00:01")
+	s.Enqueue("02:00:00:00:00:01")
+	if len(s.queue) != 1 {
+		t.Fatalf("queued %d", len(s.queue))
+	}
+	if s.Idle() {
+		t.Fatal("idle with work queued")
+	}
+}

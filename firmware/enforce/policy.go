@@ -1,0 +1,112 @@
+package enforce
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/camwarden/camwarden/probes/classify"
+)
+
+// Action is what the policy wants done about a flagged device.
+type Action string
+
+const (
+	ActionNone    Action = ""        // not flagged
+	ActionAlert   Action = "alert"   // light the alert LED and report
+	ActionIsolate Action = "isolate" // also cut the uplink
+	ActionAllowed Action = "allowed" // flagged, but on the allow-list
+)
+
+// ParseAction accepts the policy's action words.
+func ParseAction(s string) (Action, error) {
+	switch a := Action(strings.ToLower(strings.TrimSpace(s))); a {
+	case ActionAlert, ActionIsolate:
+		return a, nil
+	}
+	return "", fmt.Errorf("enforce: unknown action %q (want alert or isolate)", s)
+}
+
+// Allow exempts one device from enforcement, by MAC or by serial number.
+type Allow struct {
+	MAC     string    `json:"mac,omitempty"`
+	Serial  string    `json:"serial,omitempty"`
+	Reason  string    `json:"reason"`
+	Expires time.Time `json:"expires,omitzero"` // zero: never
+}
+
+// Policy is the enforcement part of a verified policy document.
+type Policy struct {
+	// FlaggedMakers are canonical maker ids (classify.Verdict.Maker). Brands
+	// are never matched: a relabelled camera is flagged through its maker.
+	FlaggedMakers []string `json:"flagged_makers"`
+	// FlaggedComponents are restricted parts (classify.Verdict.Components),
+	// e.g. "hisilicon", flagged whoever assembled the device.
+	FlaggedComponents []string `json:"flagged_components"`
+	// Actions maps a flagged maker or component to its action; missing
+	// entries mean alert.
+	Actions map[string]Action `json:"actions"`
+	// MinIsolate is the least confidence that may cut the uplink. Values
+	// below Strong are raised to Strong: weak evidence never cuts.
+	MinIsolate classify.Confidence `json:"min_isolate"`
+	AllowList  []Allow             `json:"allow_list"`
+	// HoldTime is how long every isolating device must have been gone
+	// before a cut may be restored.
+	HoldTime time.Duration `json:"hold_time"`
+	// AutoRestore restores after HoldTime without an acknowledgement.
+	AutoRestore bool   `json:"auto_restore"`
+	Version     uint64 `json:"version"`
+}
+
+// Defaults for DefaultPolicy.
+var (
+	DefaultFlaggedMakers     = []string{"hikvision", "dahua", "huawei", "zte", "hytera"}
+	DefaultFlaggedComponents = []string{"hisilicon"}
+)
+
+// DefaultHoldTime is the hold time of DefaultPolicy: long enough that a
+// camera being power-cycled or re-patched is not mistaken for removed.
+const DefaultHoldTime = 10 * time.Minute
+
+// DefaultPolicy is what the appliance enforces before any signed policy
+// arrives: flag the restricted makers and HiSilicon, alert only, never cut.
+func DefaultPolicy() Policy {
+	return Policy{
+		FlaggedMakers:     append([]string(nil), DefaultFlaggedMakers...),
+		FlaggedComponents: append([]string(nil), DefaultFlaggedComponents...),
+		Actions:           map[string]Action{},
+		MinIsolate:        classify.Strong,
+		HoldTime:          DefaultHoldTime,
+	}
+}
+
+// Validate checks the fields a converter from a policy document could get
+// wrong, naming the field.
+func (p Policy) Validate() error {
+	for k, a := range p.Actions {
+		if a != ActionAlert && a != ActionIsolate {
+			return fmt.Errorf("enforce: policy actions[%s]: unknown action %q (want alert or isolate)", k, a)
+		}
+	}
+	if p.MinIsolate > classify.Definitive {
+		return fmt.Errorf("enforce: policy min_isolate: %v out of range", p.MinIsolate)
+	}
+	if p.HoldTime < 0 {
+		return fmt.Errorf("enforce: policy hold_time: negative (%v)", p.HoldTime)
+	}
+	for i, a := range p.AllowList {
+		if a.MAC == "" && a.Serial == "" {
+			return fmt.Errorf("enforce: policy allow_list[%d]: needs mac or serial", i)
+		}
+		if a.MAC != "" && normMAC(a.MAC) == "" {
+			return fmt.Errorf("enforce: policy allow_list[%d].mac: %q is not a MAC address", i, a.MAC)
+		}
+	}
+	return nil
+}
+
+// minIsolate is the effective isolate threshold: the design says OUI alone
+// never cuts, so no policy can lower it below Strong.
+func (p Policy) minIsolate() classify.Confidence {
+	return max(p.MinIsolate, classify.Strong)
+}

@@ -112,28 +112,29 @@ func (n *Net) AddHost(ctx context.Context, name string, mac net.HardwareAddr, ad
 	if !labRange.Contains(addr.Addr()) {
 		return nil, fmt.Errorf("lab: host %s address %s is outside %s", name, addr, labRange)
 	}
-	n.mu.Lock()
-	idx := len(n.hosts) + 1
-	n.mu.Unlock()
 	h := &Host{
 		Name:  name,
 		NS:    n.Prefix + "-" + name,
 		Iface: "eth0",
 		MAC:   mac,
 		Addr:  addr,
-		Veth:  fmt.Sprintf("v%s%d", n.Prefix, idx),
 	}
+	// The index and the append share one critical section so hosts can be
+	// added concurrently (the 50-device lab does) without veth name clashes.
+	n.mu.Lock()
+	h.Veth = fmt.Sprintf("v%s%d", n.Prefix, len(n.hosts)+1)
 	if len(h.Veth) > 15 {
+		n.mu.Unlock()
 		return nil, fmt.Errorf("lab: veth name %q too long; use a shorter prefix", h.Veth)
 	}
-	_ = ip(ctx, "netns", "del", h.NS)
-	n.mu.Lock()
 	n.hosts = append(n.hosts, h)
 	n.mu.Unlock()
+	_ = ip(ctx, "netns", "del", h.NS)
+	// The veth pair is created inside the bridge namespace, never in the
+	// machine's own, so a crash cannot leave a stray link on the host.
 	steps := [][]string{
 		{"netns", "add", h.NS},
-		{"link", "add", h.Veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
-		{"link", "set", h.Veth, "netns", n.BridgeNS},
+		{"-n", n.BridgeNS, "link", "add", h.Veth, "type", "veth", "peer", "name", "eth0", "netns", h.NS},
 		{"-n", n.BridgeNS, "link", "set", h.Veth, "master", "br0", "up"},
 		{"-n", h.NS, "link", "set", "lo", "up"},
 		{"-n", h.NS, "link", "set", "eth0", "address", mac.String()},

@@ -1,0 +1,226 @@
+package wsd
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/camwarden/camwarden/probes"
+)
+
+// Timing of SOAP-over-UDP retransmission as WS-Discovery (2005/04,
+// appendix I) sets it: a multicast message is repeated MULTICAST_UDP_REPEAT
+// times, the first gap drawn from [UDP_MIN_DELAY, UDP_MAX_DELAY] and each
+// next one doubled up to UDP_UPPER_DELAY.
+const (
+	MulticastRepeat = 2
+	udpMinDelay     = 50 * time.Millisecond
+	udpMaxDelay     = 250 * time.Millisecond
+	udpUpperDelay   = 500 * time.Millisecond
+)
+
+// DefaultProbes are the Probe variants a Discoverer sends: ONVIF cameras
+// typed (some answer nothing else), untyped (some reject the typed form),
+// and DPWS wsdp:Device, so Windows/Samba hosts on the camera VLAN are seen
+// for what they are rather than missed.
+var DefaultProbes = [][]xml.Name{{TypeNVT}, nil, {TypeDPWSDev}}
+
+// Discoverer multicasts Probes on a link and reports every target that
+// answers. The zero value is ready to use.
+type Discoverer struct {
+	// Probes are the variants sent (nil entry: untyped); DefaultProbes when empty.
+	Probes [][]xml.Name
+	// Repeat is how often each Probe is retransmitted (same MessageID);
+	// MulticastRepeat when 0, none when negative. Capped at 4.
+	Repeat int
+	// Wait is how long to listen after the last Probe went out; 2s when 0.
+	// ONVIF devices answer within APP_MAX_DELAY (500 ms) of a Probe.
+	Wait time.Duration
+	// Group is where Probes go; 239.255.255.250:3702 when zero.
+	Group netip.AddrPort
+	Log   *slog.Logger
+	// NewID makes MessageIDs; NewMessageID when nil.
+	NewID func() string
+	Now   func() time.Time
+}
+
+// Name implements probes.Discoverer.
+func (d *Discoverer) Name() string { return "wsd" }
+
+// Discover sends the Probes from an ephemeral port on l.Addr out of
+// l.Iface and emits one observation per (sender, endpoint) whose
+// ProbeMatches relate to one of our Probes, whatever port they come from. It
+// returns when Wait has passed after the last Probe or ctx ends.
+func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Sink) error {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	newID := d.NewID
+	if newID == nil {
+		newID = NewMessageID
+	}
+	variants := d.Probes
+	if len(variants) == 0 {
+		variants = DefaultProbes
+	}
+	repeat := d.Repeat
+	switch {
+	case repeat == 0:
+		repeat = MulticastRepeat
+	case repeat < 0:
+		repeat = 0
+	case repeat > 4:
+		repeat = 4
+	}
+	wait := d.Wait
+	if wait <= 0 {
+		wait = 2 * time.Second
+	}
+	group := d.Group
+	if !group.IsValid() {
+		group = netip.AddrPortFrom(netip.MustParseAddr(Group), Port)
+	}
+	if l.Iface == nil || !l.Addr.Is4() {
+		return fmt.Errorf("wsd: discover: link needs an interface and an IPv4 address")
+	}
+
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(l.Addr, 0)))
+	if err != nil {
+		return fmt.Errorf("wsd: listen on %s: %w", l.Addr, err)
+	}
+	defer c.Close()
+	pc := ipv4.NewPacketConn(c)
+	if err := pc.SetMulticastInterface(l.Iface); err != nil {
+		return fmt.Errorf("wsd: multicast interface %s: %w", l.Iface.Name, err)
+	}
+	// Discovery is link-local: never let a Probe be routed.
+	_ = pc.SetMulticastTTL(1)
+	_ = pc.SetMulticastLoopback(false)
+
+	ids := make(map[string]bool, len(variants))
+	msgs := make([][]byte, len(variants))
+	for i, v := range variants {
+		id := newID()
+		ids[id] = true
+		msgs[i] = BuildProbe(id, v...)
+	}
+
+	// The send schedule is fixed up front so the listening deadline is known.
+	sendDone := make(chan struct{})
+	var sendErr error
+	go func() {
+		defer close(sendDone)
+		delay := udpMinDelay + rand.N(udpMaxDelay-udpMinDelay)
+		dst := net.UDPAddrFromAddrPort(group)
+		for r := 0; r <= repeat; r++ {
+			if r > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(delay):
+				}
+				delay = min(2*delay, udpUpperDelay)
+			}
+			for _, m := range msgs {
+				if _, err := c.WriteToUDP(m, dst); err != nil {
+					sendErr = fmt.Errorf("wsd: send probe to %s via %s: %w", group, l.Iface.Name, err)
+					return
+				}
+			}
+		}
+	}()
+
+	// Stop reading when ctx ends or Wait has passed since the last send.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = c.SetReadDeadline(time.Now())
+			return
+		case <-stop:
+			return
+		case <-sendDone:
+		}
+		_ = c.SetReadDeadline(time.Now().Add(wait))
+		select {
+		case <-ctx.Done():
+			_ = c.SetReadDeadline(time.Now())
+		case <-stop:
+		}
+	}()
+
+	seenMsg := map[string]bool{}
+	seenEP := map[string]bool{}
+	buf := make([]byte, MaxMessage)
+	const maxDatagrams = 4096 // a flood must not keep us busy forever
+	for n := 0; n < maxDatagrams; n++ {
+		k, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			return fmt.Errorf("wsd: read replies on %s: %w", l.Addr, err)
+		}
+		src := from.Addr().Unmap()
+		if !inSubnets(src, l.Subnets) {
+			log.Debug("wsd: reply from outside the link's subnets ignored", "from", from)
+			continue
+		}
+		m, err := Parse(buf[:k])
+		if err != nil {
+			log.Debug("wsd: unparsable reply", "from", from, "err", err)
+			continue
+		}
+		if m.Kind != KindProbeMatches || !ids[m.RelatesTo] {
+			continue
+		}
+		// Devices repeat each ProbeMatch (UNICAST_UDP_REPEAT) with the same
+		// MessageID, and answer each of our Probe variants.
+		if m.MessageID != "" {
+			if seenMsg[m.MessageID] {
+				continue
+			}
+			seenMsg[m.MessageID] = true
+		}
+		for _, e := range m.Endpoints {
+			key := src.String() + " " + e.Address
+			if seenEP[key] {
+				continue
+			}
+			seenEP[key] = true
+			emit(probes.Observation{Time: now(), IP: src, Probe: "wsd", Facts: e.Facts()})
+		}
+	}
+	<-sendDone
+	if sendErr != nil && ctx.Err() == nil {
+		return sendErr
+	}
+	return nil
+}
+
+func inSubnets(a netip.Addr, subnets []netip.Prefix) bool {
+	if len(subnets) == 0 {
+		return true
+	}
+	for _, p := range subnets {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -158,9 +158,10 @@ func Default() Config {
 			Discovery:     3 * time.Second,
 		},
 		Policy: Policy{
-			FlaggedMakers: []string{"hikvision", "dahua", "huawei", "zte", "hytera"},
-			MinIsolate:    "strong",
-			HoldTime:      10 * time.Minute,
+			FlaggedMakers:     []string{"hikvision", "dahua", "huawei", "zte", "hytera"},
+			FlaggedComponents: []string{"hisilicon"},
+			MinIsolate:        "strong",
+			HoldTime:          10 * time.Minute,
 		},
 		Board: Board{
 			Kind:  "none",

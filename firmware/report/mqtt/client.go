@@ -301,12 +301,6 @@ func (c *Client) serve(pc paho.Client, session uint64, lost chan struct{}) {
 			c.log.Error("mqtt: resubscribe", "topic", c.prefix+suffix, "err", err)
 		}
 	}
-	if _, dropped := c.ob.stats(); dropped > 0 {
-		ev := report.Event{Type: EvtOutboxDropped, Time: c.opts.Now(), Data: map[string]any{"dropped": dropped}}
-		if _, _, err := c.ob.append(ev, session, dropped); err != nil {
-			c.log.Error("mqtt: report dropped events", "err", err)
-		}
-	}
 	c.drain(pc, session, lost)
 }
 
@@ -349,6 +343,19 @@ func (c *Client) drain(pc paho.Client, session uint64, lost chan struct{}) {
 			}
 		}
 		if len(recs) == 0 {
+			// The queue is empty: report what the bounds dropped while the
+			// link was down. Reporting it now, after the replay, keeps the
+			// report itself from pushing a queued event out of a full outbox.
+			if _, dropped := c.ob.stats(); dropped > 0 {
+				ev := report.Event{Type: EvtOutboxDropped, Time: c.opts.Now(), Data: map[string]any{"dropped": dropped}}
+				if _, done, err := c.ob.append(ev, session, dropped); err != nil {
+					c.log.Error("mqtt: report dropped events", "err", err)
+				} else if err := <-done; err != nil {
+					c.log.Error("mqtt: report dropped events", "err", err)
+				} else {
+					continue
+				}
+			}
 			select {
 			case <-c.ob.notify:
 				continue
@@ -358,6 +365,7 @@ func (c *Client) drain(pc paho.Client, session uint64, lost chan struct{}) {
 				return
 			}
 		}
+		c.log.Debug("drain", "after", after, "first", recs[0].Seq, "last", recs[len(recs)-1].Seq, "n", len(recs))
 		fl := make([]inflight, 0, len(recs))
 		var bad []uint64
 		for _, r := range recs {
@@ -381,13 +389,13 @@ func (c *Client) drain(pc paho.Client, session uint64, lost chan struct{}) {
 			case <-lost:
 			case <-c.ctx.Done():
 			}
-			if !f.tok.WaitTimeout(0) || f.tok.Error() != nil {
+			if !tokenDone(f.tok) || f.tok.Error() != nil {
 				// The link is going or gone: keep what was acknowledged,
 				// resend the rest on the next connection.
 				if err := c.ob.ack(acked); err != nil {
 					c.log.Error("mqtt: outbox", "err", err)
 				}
-				if f.tok.WaitTimeout(0) && f.tok.Error() != nil {
+				if tokenDone(f.tok) && f.tok.Error() != nil {
 					c.log.Warn("mqtt: event publish failed", "seq", f.seq, "err", f.tok.Error())
 					pc.Disconnect(0)
 				}
@@ -412,6 +420,17 @@ func (c *Client) goodbye(pc paho.Client, session uint64) {
 	}
 	pc.Disconnect(250)
 	c.log.Info("mqtt: disconnected", "session", session)
+}
+
+// tokenDone reports completion without waiting (paho's WaitTimeout(0)
+// races its timer against completion).
+func tokenDone(t paho.Token) bool {
+	select {
+	case <-t.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 func waitToken(ctx context.Context, tok paho.Token) error {

@@ -211,6 +211,8 @@ acl_file %[1]s/acl
 persistence true
 persistence_location %[2]s
 autosave_interval 1
+max_queued_messages 100000
+max_inflight_messages 100
 log_dest stderr
 log_type error
 log_type warning

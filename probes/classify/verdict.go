@@ -74,4 +74,7 @@ type Verdict struct {
 	Conflicts []string `json:"conflicts,omitempty"`
 	// Components are restricted parts seen inside (e.g. "hisilicon").
 	Components []string `json:"components,omitempty"`
+	// Notes are plain-words remarks for installers: corroboration by
+	// independent probes, a locally administered MAC, OUI-only verdicts.
+	Notes []string `json:"notes,omitempty"`
 }

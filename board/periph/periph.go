@@ -302,4 +302,3 @@ func (r *relay) IsCut() bool {
 }
 
 var _ board.Board = (*Board)(nil)
-

@@ -10,6 +10,7 @@ import (
 )
 
 func TestStatusDeviceEventForget(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app1": "pw1"}})
 	col := newCollector(t, b, "camwarden/v1/#", "col1", true)
 	c := dial(t, applianceOpts(t, b, "app1", ""))

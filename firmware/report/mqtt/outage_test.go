@@ -13,6 +13,7 @@ import (
 )
 
 func TestBurstAcrossBrokerRestart(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app-b": "pwb"}})
 	topic := "camwarden/v1/app-b/evt/burst"
 	// A persistent session: the broker queues for the subscriber while it
@@ -50,6 +51,7 @@ func TestBurstAcrossBrokerRestart(t *testing.T) {
 }
 
 func TestReplayAfterRestartIsHistoricalAndDropsAreReported(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app-r": "pwr"}})
 	b.Stop()
 	dir := t.TempDir()
@@ -96,6 +98,7 @@ func TestReplayAfterRestartIsHistoricalAndDropsAreReported(t *testing.T) {
 }
 
 func TestDeviceStateRepublishedAndSubscriptionsRenewedAfterReconnect(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app-p": "pwp"}})
 	c := dial(t, applianceOpts(t, b, "app-p", ""))
 	waitUp(t, c)
@@ -142,6 +145,7 @@ func TestDeviceStateRepublishedAndSubscriptionsRenewedAfterReconnect(t *testing.
 }
 
 func TestACLDenialObservedBySubscriber(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app-a": "pwa", "app-x": "pwx"}})
 	col := newCollector(t, b, "camwarden/v1/#", "cola", true)
 	// app-x logs in as itself but claims app-a's tree: the ACL pattern
@@ -172,6 +176,7 @@ func TestACLDenialObservedBySubscriber(t *testing.T) {
 }
 
 func TestTLSAndLoginErrors(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app-t": "pwt"}})
 	ctx := func() context.Context {
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -237,6 +242,7 @@ func TestTLSAndLoginErrors(t *testing.T) {
 }
 
 func TestOutboxAgeBound(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -267,6 +273,7 @@ func TestOutboxAgeBound(t *testing.T) {
 }
 
 func TestOutboxSeqSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	p := t.TempDir() + "/o.db"
 	var last uint64
 	for round := range 3 {
@@ -297,6 +304,7 @@ func TestOutboxSeqSurvivesReopen(t *testing.T) {
 }
 
 func TestOutboxConcurrentWritersKeepSeqOrder(t *testing.T) {
+	t.Parallel()
 	ob, err := openOutbox(t.TempDir()+"/o.db", 100000, time.Hour, time.Now)
 	if err != nil {
 		t.Fatal(err)

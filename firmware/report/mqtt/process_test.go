@@ -138,6 +138,7 @@ func (h *helperProc) kill(t *testing.T) {
 }
 
 func TestWillOnSIGKILL(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app-k": "pwk"}})
 	col := newCollector(t, b, "camwarden/v1/app-k/status", "colk", true)
 	h := startHelper(t, b, "will", "app-k", filepath.Join(t.TempDir(), "o.db"))
@@ -219,6 +220,7 @@ func distinct(ms []msg, topic string) int {
 }
 
 func TestNothingLostAcrossPublisherSIGKILL(t *testing.T) {
+	t.Parallel()
 	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app-s": "pws"}})
 	topic := "camwarden/v1/app-s/evt/burst"
 	col := newCollector(t, b, topic, "cols", true)

@@ -129,7 +129,11 @@ func TestProberNegative(t *testing.T) {
 			c.Write(bytes.Repeat([]byte{0}, 70000))
 		},
 		"garbage": func(c net.Conn) { c.Write([]byte{0xff, 0x01, 0xde, 0xad, 0xbe, 0xef}) },
-		"silent":  func(c net.Conn) { c.SetReadDeadline(time.Now().Add(2 * time.Second)); c.Read(make([]byte, 100)); time.Sleep(time.Second) },
+		"silent": func(c net.Conn) {
+			c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			c.Read(make([]byte, 100))
+			time.Sleep(time.Second)
+		},
 	}
 	for name, h := range cases {
 		t.Run(name, func(t *testing.T) {

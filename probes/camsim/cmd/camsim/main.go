@@ -134,7 +134,7 @@ func runDevice(args []string, stderr io.Writer) error {
 // the lab waits for: services return promptly when they cannot listen, so
 // once all have run for settle without failing they are listening.
 func serve(ctx context.Context, p camsim.Profile, h camsim.Host, pidfile string, settle time.Duration, log *slog.Logger) error {
-	log.Info("starting", "iface", h.Iface, "ip", h.IP, "mac", h.MAC, "services", p.Services())
+	log.Info("starting", "iface", h.Iface, "ip", h.IP, "mac", h.MAC.String(), "services", p.Services())
 	done := make(chan error, 1)
 	go func() { done <- camsim.Run(ctx, p, h, log) }()
 

@@ -1,0 +1,235 @@
+package arp
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/camwarden/camwarden/probes"
+)
+
+// Sweep defaults.
+const (
+	DefaultRate   = 500                     // ARP requests per second
+	DefaultLinger = 1500 * time.Millisecond // listening after the last request
+	// MinPrefixBits is the largest subnet a sweep accepts (/16: 65,534
+	// addresses, about two minutes at the default rate).
+	MinPrefixBits = 16
+)
+
+// ErrSubnetTooLarge is returned for a subnet wider than /16.
+var ErrSubnetTooLarge = errors.New("arp: subnet larger than /16")
+
+// ErrUnsupported is returned by the default Dial off Linux.
+var ErrUnsupported = errors.New("arp: sweeping needs Linux AF_PACKET (or an injected Dial)")
+
+// Conn sends and receives whole Ethernet frames carrying ARP.
+type Conn interface {
+	ReadFrame(b []byte) (int, error)
+	WriteFrame(b []byte) error
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+// Sweeper is the active ARP discoverer: it asks every address of the link's
+// subnets "who has" at a capped rate and reports each host that answers.
+type Sweeper struct {
+	Rate   int           // requests per second; DefaultRate when 0
+	Linger time.Duration // wait for late replies after the last request; DefaultLinger when 0
+	// Dial opens the link socket on the link's interface; nil means an
+	// AF_PACKET socket (Linux only; ErrUnsupported elsewhere).
+	Dial func(ifi *net.Interface) (Conn, error)
+	Now  func() time.Time // stamps observations; time.Now when nil
+	Log  *slog.Logger
+}
+
+// NewSweeper returns a sweeper sending at most rate requests per second
+// (DefaultRate when rate <= 0) over AF_PACKET.
+func NewSweeper(rate int) *Sweeper { return &Sweeper{Rate: rate} }
+
+// Name implements probes.Discoverer.
+func (s *Sweeper) Name() string { return "arp" }
+
+// targets lists the IPv4 addresses to ask: every address of each subnet but
+// the network and broadcast addresses (for /30 and wider) and our own.
+func targets(l probes.Link) ([]netip.Addr, error) {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, p := range l.Subnets {
+		p = p.Masked()
+		if !p.Addr().Is4() {
+			continue // ARP is IPv4 only
+		}
+		if p.Bits() < MinPrefixBits {
+			return nil, fmt.Errorf("%w: %s has %d addresses; split it or sweep /16 parts", ErrSubnetTooLarge, p, uint64(1)<<(32-p.Bits()))
+		}
+		first := p.Addr()
+		n := uint32(1) << (32 - p.Bits())
+		base := binary.BigEndian.Uint32(first.AsSlice())
+		for i := uint32(0); i < n; i++ {
+			if p.Bits() <= 30 && (i == 0 || i == n-1) {
+				continue
+			}
+			var b [4]byte
+			binary.BigEndian.PutUint32(b[:], base+i)
+			a := netip.AddrFrom4(b)
+			if a == l.Addr || seen[a] {
+				continue
+			}
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// Discover implements probes.Discoverer. It returns once every request has
+// been sent and Linger has passed, or with ctx's error if ctx ends before the
+// last request went out. Replies arriving before then are emitted at once.
+func (s *Sweeper) Discover(ctx context.Context, l probes.Link, emit probes.Sink) error {
+	if l.Iface == nil || len(l.Iface.HardwareAddr) != 6 {
+		return errors.New("arp: sweep: link has no Ethernet interface")
+	}
+	if !l.Addr.Is4() {
+		return fmt.Errorf("arp: sweep on %s: the link needs our own IPv4 address to ask from", l.Iface.Name)
+	}
+	addrs, err := targets(l)
+	if err != nil {
+		return fmt.Errorf("arp: sweep on %s: %w", l.Iface.Name, err)
+	}
+	if len(addrs) == 0 {
+		return fmt.Errorf("arp: sweep on %s: no IPv4 subnet to sweep", l.Iface.Name)
+	}
+	rate, linger, now, log := s.Rate, s.Linger, s.Now, s.Log
+	if rate <= 0 {
+		rate = DefaultRate
+	}
+	if linger <= 0 {
+		linger = DefaultLinger
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dial := s.Dial
+	if dial == nil {
+		dial = dialPacket
+	}
+	conn, err := dial(l.Iface)
+	if err != nil {
+		return fmt.Errorf("arp: sweep on %s: %w", l.Iface.Name, err)
+	}
+	defer conn.Close()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.collect(conn, l, len(addrs), now, log, emit)
+	}()
+	// However the sweep ends, unblock the reader and wait for it, so no
+	// emit happens after Discover returns.
+	defer func() {
+		_ = conn.SetReadDeadline(time.Unix(1, 0))
+		wg.Wait()
+	}()
+
+	ourMAC := l.Iface.HardwareAddr
+	req := Packet{Op: OpRequest, SenderMAC: ourMAC, SenderIP: l.Addr, TargetMAC: make(net.HardwareAddr, 6)}
+	// Send in small bursts on a 10 ms tick: steady enough for switches and
+	// cameras with tiny ARP queues, cheap in timer wake-ups.
+	tick := 10 * time.Millisecond
+	perTick := rate * int(tick/time.Millisecond) / 1000
+	if perTick < 1 {
+		perTick = 1
+		tick = time.Second / time.Duration(rate)
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for i, a := range addrs {
+		if i > 0 && i%perTick == 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("arp: sweep on %s: stopped after %d of %d requests: %w", l.Iface.Name, i, len(addrs), ctx.Err())
+			case <-t.C:
+			}
+		}
+		req.TargetIP = a
+		fr, err := req.Frame(Broadcast)
+		if err != nil {
+			return fmt.Errorf("arp: sweep on %s: %w", l.Iface.Name, err)
+		}
+		if err := conn.WriteFrame(fr); err != nil {
+			return fmt.Errorf("arp: sweep on %s: ask %s: %w", l.Iface.Name, a, err)
+		}
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(linger):
+	}
+	return nil
+}
+
+// collect reads replies addressed to us until the socket is closed or its
+// deadline passes, emitting each (MAC, IP) pair once: two MACs answering for
+// one IP (an address conflict, or a spoofer) are both reported.
+func (s *Sweeper) collect(conn Conn, l probes.Link, n int, now func() time.Time, log *slog.Logger, emit probes.Sink) {
+	type key struct {
+		mac [6]byte
+		ip  netip.Addr
+	}
+	seen := map[key]bool{}
+	// bound the memory a flood of forged replies can take
+	maxSeen := 2*n + 16
+	buf := make([]byte, 1514)
+	for {
+		nr, err := conn.ReadFrame(buf)
+		if err != nil {
+			return
+		}
+		fr := buf[:nr]
+		if nr < 14 || binary.BigEndian.Uint16(fr[12:14]) != 0x0806 {
+			continue
+		}
+		p, err := Parse(fr[14:])
+		if err != nil {
+			log.Debug("arp: sweep: bad reply", "err", err)
+			continue
+		}
+		if p.Op != OpReply || p.TargetIP != l.Addr || p.SenderIP == l.Addr || !inSubnets(p.SenderIP, l.Subnets) {
+			continue
+		}
+		if p.SenderMAC[0]&1 != 0 || isZero(p.SenderMAC) {
+			continue
+		}
+		k := key{mac: [6]byte(p.SenderMAC), ip: p.SenderIP}
+		if seen[k] || len(seen) >= maxSeen {
+			continue
+		}
+		seen[k] = true
+		emit(probes.Observation{
+			Time:  now(),
+			MAC:   p.SenderMAC,
+			IP:    p.SenderIP,
+			Probe: "arp",
+			Facts: []probes.Fact{probes.F("arp.sweep", "reply")},
+		})
+	}
+}
+
+func inSubnets(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

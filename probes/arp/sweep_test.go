@@ -1,0 +1,145 @@
+package arp_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/arp"
+)
+
+// fakeLink answers ARP requests for the addresses in hosts, like the hosts'
+// kernels would, and records every request.
+type fakeLink struct {
+	hosts    map[netip.Addr]net.HardwareAddr
+	mu       sync.Mutex
+	asked    []netip.Addr
+	replies  chan []byte
+	deadline chan struct{}
+	once     sync.Once
+}
+
+func newFakeLink(hosts map[netip.Addr]net.HardwareAddr) *fakeLink {
+	return &fakeLink{hosts: hosts, replies: make(chan []byte, 1024), deadline: make(chan struct{})}
+}
+
+func (f *fakeLink) WriteFrame(b []byte) error {
+	p, err := arp.Parse(b[14:])
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.asked = append(f.asked, p.TargetIP)
+	f.mu.Unlock()
+	if mac, ok := f.hosts[p.TargetIP]; ok {
+		r := arp.Packet{Op: arp.OpReply, SenderMAC: mac, SenderIP: p.TargetIP, TargetMAC: p.SenderMAC, TargetIP: p.SenderIP}
+		fr, _ := r.Frame(p.SenderMAC)
+		f.replies <- fr
+		f.replies <- fr // a duplicate must not make a second observation
+	}
+	return nil
+}
+
+func (f *fakeLink) ReadFrame(b []byte) (int, error) {
+	select {
+	case r := <-f.replies:
+		return copy(b, r), nil
+	case <-f.deadline:
+		return 0, errors.New("deadline")
+	}
+}
+
+func (f *fakeLink) SetReadDeadline(time.Time) error {
+	f.once.Do(func() { close(f.deadline) })
+	return nil
+}
+func (f *fakeLink) Close() error { return nil }
+
+func TestSweepFake(t *testing.T) {
+	hosts := map[netip.Addr]net.HardwareAddr{
+		netip.MustParseAddr("198.18.1.5"):  {0x58, 0x50, 0xed, 0, 0, 5},
+		netip.MustParseAddr("198.18.1.62"): {0x58, 0x50, 0xed, 0, 0, 62},
+		netip.MustParseAddr("198.18.1.70"): {0x58, 0x50, 0xed, 0, 0, 70}, // outside the /26
+	}
+	fl := newFakeLink(hosts)
+	s := &arp.Sweeper{Rate: 1000, Linger: 50 * time.Millisecond, Dial: func(*net.Interface) (arp.Conn, error) { return fl, nil }}
+	l := probes.Link{
+		Iface:   &net.Interface{Name: "fake0", HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}},
+		Addr:    netip.MustParseAddr("198.18.1.1"),
+		Subnets: []netip.Prefix{netip.MustParsePrefix("198.18.1.0/26")},
+	}
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	start := time.Now()
+	err := s.Discover(context.Background(), l, func(o probes.Observation) {
+		mu.Lock()
+		defer mu.Unlock()
+		if o.Facts[0] != (probes.Fact{Key: "arp.sweep", Value: "reply"}) {
+			t.Errorf("fact %v", o.Facts)
+		}
+		got = append(got, o.IP.String()+" "+o.MAC.String())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	slices.Sort(got)
+	want := []string{"198.18.1.5 58:50:ed:00:00:05", "198.18.1.62 58:50:ed:00:00:3e"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	// 64 addresses minus network, broadcast and our own
+	if len(fl.asked) != 61 || slices.Contains(fl.asked, l.Addr) || slices.Contains(fl.asked, netip.MustParseAddr("198.18.1.0")) ||
+		slices.Contains(fl.asked, netip.MustParseAddr("198.18.1.63")) {
+		t.Errorf("asked %d addresses: %v", len(fl.asked), fl.asked)
+	}
+	// 61 requests at 1000/s in 10-per-10ms bursts: at least 60 ms
+	if el < 60*time.Millisecond {
+		t.Errorf("sweep took %v: the rate cap is not applied", el)
+	}
+}
+
+func TestSweepRefusesLargeSubnet(t *testing.T) {
+	s := &arp.Sweeper{Dial: func(*net.Interface) (arp.Conn, error) { t.Fatal("dialled"); return nil, nil }}
+	l := probes.Link{
+		Iface:   &net.Interface{Name: "fake0", HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}},
+		Addr:    netip.MustParseAddr("198.18.1.1"),
+		Subnets: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/15")},
+	}
+	err := s.Discover(context.Background(), l, func(probes.Observation) {})
+	if !errors.Is(err, arp.ErrSubnetTooLarge) {
+		t.Fatalf("err %v, want ErrSubnetTooLarge", err)
+	}
+	l.Subnets = nil
+	if err := s.Discover(context.Background(), l, func(probes.Observation) {}); err == nil {
+		t.Fatal("no error for a link without subnets")
+	}
+}
+
+func TestSweepStopsWithContext(t *testing.T) {
+	fl := newFakeLink(nil)
+	s := &arp.Sweeper{Rate: 100, Dial: func(*net.Interface) (arp.Conn, error) { return fl, nil }}
+	l := probes.Link{
+		Iface:   &net.Interface{Name: "fake0", HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}},
+		Addr:    netip.MustParseAddr("198.18.1.1"),
+		Subnets: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/16")},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Discover(ctx, l, func(probes.Observation) {})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v", err)
+	}
+	if time.Since(start) > time.Second || len(fl.asked) > 20 {
+		t.Fatalf("sweep ran %v and sent %d requests after a 100ms deadline at 100/s", time.Since(start), len(fl.asked))
+	}
+}

@@ -25,7 +25,7 @@ func TestLinesMode(t *testing.T) {
 	var out syncBuf
 	now := time.Date(2026, 1, 1, 9, 30, 0, 0, time.UTC)
 	b := New(&out, Options{Now: func() time.Time { return now }}) // not a terminal: lines
-	b.LED(board.LEDAlert).Set(board.Off)                             // initial off: nothing to say
+	b.LED(board.LEDAlert).Set(board.Off)                          // initial off: nothing to say
 	b.LED(board.LEDAlert).Set(board.FastBlink)
 	b.LED(board.LEDAlert).Set(board.FastBlink)
 	b.Relay().Cut(true)

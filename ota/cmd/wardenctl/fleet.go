@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/camwarden/camwarden/firmware/report/mqtt"
+)
+
+// Bounds on what a broker can make us hold.
+const (
+	maxAppliances          = 10000
+	maxDevicesPerAppliance = 4096
+)
+
+// brokerFlags are the connection flags shared by the fleet commands.
+type brokerFlags struct {
+	broker, ca, cert, key, user, passwordFile, clientID string
+}
+
+func (b *brokerFlags) add(fs *flag.FlagSet) {
+	fs.StringVar(&b.broker, "broker", "", "broker URL (tcp://host:1883, mqtts://host:8883)")
+	fs.StringVar(&b.ca, "ca", "", "CA file (PEM) that signed the broker's certificate")
+	fs.StringVar(&b.cert, "cert", "", "client certificate (PEM) for mutual TLS")
+	fs.StringVar(&b.key, "key", "", "client key (PEM) for mutual TLS")
+	fs.StringVar(&b.user, "user", "", "broker user name")
+	fs.StringVar(&b.passwordFile, "password-file", "", "file whose first line is the broker password")
+	fs.StringVar(&b.clientID, "client-id", "", "MQTT client id (default: wardenctl-<random>)")
+}
+
+func (b *brokerFlags) connect(ctx context.Context, onConnect func(paho.Client)) (paho.Client, error) {
+	if b.broker == "" {
+		return nil, errors.New("--broker is required")
+	}
+	tc, err := mqtt.Options{Broker: b.broker, CAFile: b.ca, CertFile: b.cert, KeyFile: b.key}.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	if (b.cert == "") != (b.key == "") {
+		return nil, errors.New("--cert and --key go together")
+	}
+	var password string
+	if b.passwordFile != "" {
+		raw, err := os.ReadFile(b.passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--password-file: %w", err)
+		}
+		password, _, _ = strings.Cut(string(raw), "\n")
+		password = strings.TrimRight(password, "\r")
+	}
+	id := b.clientID
+	if id == "" {
+		var r [6]byte
+		_, _ = rand.Read(r[:])
+		id = "wardenctl-" + hex.EncodeToString(r[:])
+	}
+	o := paho.NewClientOptions().AddBroker(b.broker).SetClientID(id).SetUsername(b.user).SetPassword(password).
+		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(true).SetConnectTimeout(10 * time.Second).
+		SetMaxReconnectInterval(30 * time.Second).SetOnConnectHandler(onConnect)
+	if tc != nil {
+		o.SetTLSConfig(tc)
+	}
+	pc := paho.NewClient(o)
+	tok := pc.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("connect %s as %q: %w", b.broker, b.user, err)
+	}
+	return pc, nil
+}
+
+// appliance is what the fleet view knows about one appliance.
+type appliance struct {
+	ID       string
+	Status   *mqtt.StatusPayload
+	Info     *mqtt.InfoPayload
+	LastSeen time.Time
+	Devices  map[string]mqtt.DevicePayload
+}
+
+// newer reports whether (session, seq) of a is after b's: a will from an old
+// session must not override a newer online.
+func newer(a, b *mqtt.StatusPayload) bool {
+	if b == nil {
+		return true
+	}
+	if a.Session != b.Session {
+		return a.Session > b.Session
+	}
+	return a.Seq >= b.Seq
+}
+
+// fleet accumulates retained (and live) state from camwarden/v1/#.
+type fleet struct {
+	mu      sync.Mutex
+	apps    map[string]*appliance
+	last    time.Time // arrival of the last message
+	changed chan string
+	bad     int // undecodable messages
+}
+
+func newFleet() *fleet {
+	return &fleet{apps: map[string]*appliance{}, changed: make(chan string, 256)}
+}
+
+var fleetTopics = map[string]byte{
+	mqtt.TopicRoot + "+/status":    1,
+	mqtt.TopicRoot + "+/info":      1,
+	mqtt.TopicRoot + "+/devices/+": 1,
+	mqtt.TopicRoot + "+/evt/+":     1,
+}
+
+func (f *fleet) handle(topic string, payload []byte) {
+	app, kind, rest, ok := mqtt.ParseTopic(topic)
+	if !ok {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last = time.Now()
+	a := f.apps[app]
+	if a == nil {
+		if len(f.apps) >= maxAppliances {
+			return
+		}
+		a = &appliance{ID: app, Devices: map[string]mqtt.DevicePayload{}}
+		f.apps[app] = a
+	}
+	seen := func(ts time.Time) {
+		if ts.After(a.LastSeen) {
+			a.LastSeen = ts
+		}
+	}
+	switch kind {
+	case mqtt.KindStatus:
+		p, err := mqtt.DecodeStatus(payload)
+		if err != nil {
+			f.bad++
+			return
+		}
+		if newer(&p, a.Status) {
+			a.Status = &p
+		}
+		seen(p.TS)
+	case mqtt.KindInfo:
+		p, err := mqtt.DecodeInfo(payload)
+		if err != nil {
+			f.bad++
+			return
+		}
+		a.Info = &p
+		seen(p.TS)
+	case mqtt.KindDevice:
+		p, ok, err := mqtt.DecodeDevice(payload)
+		switch {
+		case err != nil:
+			f.bad++
+			return
+		case !ok:
+			delete(a.Devices, rest)
+		default:
+			if _, have := a.Devices[rest]; have || len(a.Devices) < maxDevicesPerAppliance {
+				a.Devices[rest] = p
+			}
+			seen(p.TS)
+		}
+	case mqtt.KindEvent:
+		// Events only move "last seen": their ts is when they happened,
+		// which for historical ones may be long ago.
+		if p, err := mqtt.DecodeEvent(payload); err == nil && !p.Historical {
+			seen(p.TS)
+		}
+	default:
+		return
+	}
+	select {
+	case f.changed <- app:
+	default:
+	}
+}
+
+func (f *fleet) subscribe(pc paho.Client) error {
+	tok := pc.SubscribeMultiple(fleetTopics, func(_ paho.Client, m paho.Message) { f.handle(m.Topic(), m.Payload()) })
+	if !tok.WaitTimeout(10 * time.Second) {
+		return errors.New("subscribe: no SUBACK in 10s")
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	if st, ok := tok.(*paho.SubscribeToken); ok {
+		for t, q := range st.Result() {
+			if q == 0x80 {
+				return fmt.Errorf("subscribe %s: refused by the broker (ACL)", t)
+			}
+		}
+	}
+	return nil
+}
+
+// collect connects, subscribes and returns once retained messages have
+// stopped arriving for quiet (retained messages follow the SUBACK at once),
+// or at timeout.
+func collect(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration) (*fleet, error) {
+	f := newFleet()
+	subErr := make(chan error, 1)
+	pc, err := b.connect(ctx, func(pc paho.Client) {
+		go func() { subErr <- f.subscribe(pc) }()
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Disconnect(100)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	select {
+	case err := <-subErr:
+		if err != nil {
+			return nil, err
+		}
+	case <-deadline.C:
+		return nil, fmt.Errorf("no SUBACK from %s within %s", b.broker, timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	start := time.Now()
+	tick := time.NewTicker(quiet / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-deadline.C:
+			return f, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+			f.mu.Lock()
+			last := f.last
+			f.mu.Unlock()
+			if last.IsZero() {
+				last = start
+			}
+			if time.Since(last) >= quiet {
+				return f, nil
+			}
+		}
+	}
+}
+
+// sorted returns the appliances by id (callers hold f.mu).
+func (f *fleet) sorted() []*appliance {
+	out := make([]*appliance, 0, len(f.apps))
+	for _, a := range f.apps {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b *appliance) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}

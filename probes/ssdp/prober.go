@@ -1,0 +1,405 @@
+package ssdp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/camwarden/camwarden/probes"
+)
+
+// Defaults for the active probes.
+const (
+	DefaultTimeout      = 3 * time.Second
+	DefaultFetchTimeout = 2 * time.Second
+	DefaultSends        = 2
+	DefaultInterval     = 500 * time.Millisecond
+	maxFetches          = 32 // descriptions fetched per run
+	maxFetchConc        = 4
+	maxDevices          = 1024
+)
+
+// ErrNoReply is returned by Prober.Probe when the host did not answer.
+var ErrNoReply = errors.New("ssdp: no reply")
+
+// Fetcher fetches a description document. It is given only URLs whose host
+// is the answering device's own address.
+type Fetcher interface {
+	Fetch(ctx context.Context, u *url.URL) ([]byte, error)
+}
+
+// HTTPFetcher is the default Fetcher: plain HTTP, no proxy, no redirects,
+// no keep-alive, MaxDescription bytes at most.
+type HTTPFetcher struct{ Client *http.Client }
+
+// NewHTTPFetcher returns an HTTPFetcher whose client never uses a proxy
+// (the environment's would carry camera-VLAN requests elsewhere) and never
+// follows redirects (which could point at another host).
+func NewHTTPFetcher() *HTTPFetcher {
+	return &HTTPFetcher{Client: &http.Client{
+		Transport: &http.Transport{
+			Proxy:                  nil,
+			DisableKeepAlives:      true,
+			MaxResponseHeaderBytes: 16 << 10,
+			DialContext:            (&net.Dialer{}).DialContext,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// Fetch implements Fetcher.
+func (f *HTTPFetcher) Fetch(ctx context.Context, u *url.URL) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %s", resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxDescription+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxDescription {
+		return nil, fmt.Errorf("description larger than %d bytes", MaxDescription)
+	}
+	return b, nil
+}
+
+// descriptionURL returns LOCATION as a URL when it may be fetched: http, and
+// its host is the literal address the answer came from.
+func descriptionURL(loc string, from netip.Addr) (*url.URL, error) {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("scheme %q", u.Scheme)
+	}
+	host, err := netip.ParseAddr(u.Hostname())
+	if err != nil || host.Unmap() != from {
+		return nil, fmt.Errorf("host %q is not the answering device %s", u.Hostname(), from)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %q", p)
+		}
+	}
+	u.User = nil
+	return u, nil
+}
+
+// Options common to the Discoverer and the Prober.
+type Options struct {
+	Timeout      time.Duration // listening window; default DefaultTimeout
+	FetchTimeout time.Duration // per description fetch; default DefaultFetchTimeout
+	Sends        int           // rounds of M-SEARCH (ssdp:all and upnp:rootdevice each); default 2
+	Interval     time.Duration // between rounds; default DefaultInterval
+	Port         int           // destination port; default 1900
+	NoFetch      bool          // do not fetch description documents
+	Fetcher      Fetcher       // default NewHTTPFetcher()
+	Log          *slog.Logger
+}
+
+// Discoverer sends M-SEARCH to the group on a Link and emits one observation
+// per answering host, with ssdp.* facts from its answers and upnp.* facts
+// from its description. The zero value is ready to use.
+type Discoverer struct {
+	Options
+	Group net.IP // default 239.255.255.250
+}
+
+// Name implements probes.Discoverer.
+func (*Discoverer) Name() string { return "ssdp" }
+
+// Discover implements probes.Discoverer.
+func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Sink) error {
+	group := d.Group
+	if group == nil {
+		group = Group
+	}
+	port := d.Port
+	if port == 0 {
+		port = Port
+	}
+	conn, err := listenSend(l)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	dst := &net.UDPAddr{IP: group, Port: port}
+	host := net.JoinHostPort(group.String(), strconv.Itoa(port))
+	msgs := [][]byte{BuildMSearch(host, STAll, true), BuildMSearch(host, STRoot, true)}
+	r := newRun(d.Options, nil)
+	serr := r.exchange(ctx, conn, dst, msgs)
+	r.emitAll(ctx, emit)
+	if serr != nil {
+		return fmt.Errorf("ssdp: send M-SEARCH to %s: %w", dst, serr)
+	}
+	return nil
+}
+
+// Prober sends one host a unicast M-SEARCH and fetches its description (also
+// from an ssdp.location the target already has, when it is the target's
+// own). The zero value is ready to use.
+type Prober struct{ Options }
+
+// Name implements probes.Prober.
+func (*Prober) Name() string { return "ssdp" }
+
+// Probe implements probes.Prober.
+func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
+	if !t.IP.Is4() {
+		return fmt.Errorf("ssdp: probe %s: IPv4 only", t.IP)
+	}
+	port := p.Port
+	if port == 0 {
+		port = Port
+	}
+	conn, err := net.ListenUDP("udp4", nil)
+	if err != nil {
+		return fmt.Errorf("ssdp: probe %s: %w", t.IP, err)
+	}
+	defer conn.Close()
+	ap := netip.AddrPortFrom(t.IP, uint16(port))
+	dst := net.UDPAddrFromAddrPort(ap)
+	msgs := [][]byte{BuildMSearch(ap.String(), STAll, false), BuildMSearch(ap.String(), STRoot, false)}
+	r := newRun(p.Options, func(a netip.Addr) bool { return a == t.IP })
+	if loc, ok := t.Lookup("ssdp.location"); ok {
+		r.mu.Lock()
+		r.device(t.IP).locations[loc] = true
+		r.mu.Unlock()
+	}
+	serr := r.exchange(ctx, conn, dst, msgs)
+	n := r.emitAll(ctx, func(o probes.Observation) {
+		if o.MAC == nil {
+			o.MAC = t.MAC
+		}
+		emit(o)
+	})
+	switch {
+	case n > 0:
+		return nil
+	case serr != nil:
+		return fmt.Errorf("ssdp: probe %s: %w", dst, serr)
+	case r.lastErr != nil:
+		return fmt.Errorf("ssdp: probe %s: %w", dst, r.lastErr)
+	}
+	return fmt.Errorf("ssdp: probe %s: %w", dst, ErrNoReply)
+}
+
+// run is one exchange: answers are gathered per host, descriptions fetched
+// as soon as a host names one, and one observation per host emitted at the
+// end.
+type run struct {
+	opt    Options
+	log    *slog.Logger
+	accept func(netip.Addr) bool
+
+	mu      sync.Mutex
+	devs    map[netip.Addr]*device
+	order   []netip.Addr
+	lastErr error
+	fetches int
+	wg      sync.WaitGroup
+	sem     chan struct{}
+}
+
+type device struct {
+	facts     []probes.Fact
+	seen      map[probes.Fact]bool
+	locations map[string]bool
+	answered  bool
+}
+
+func newRun(opt Options, accept func(netip.Addr) bool) *run {
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Fetcher == nil {
+		opt.Fetcher = NewHTTPFetcher()
+	}
+	return &run{opt: opt, log: log, accept: accept, devs: map[netip.Addr]*device{}, sem: make(chan struct{}, maxFetchConc)}
+}
+
+// device returns the record of ip; r.mu must be held.
+func (r *run) device(ip netip.Addr) *device {
+	d := r.devs[ip]
+	if d == nil {
+		d = &device{seen: map[probes.Fact]bool{}, locations: map[string]bool{}}
+		r.devs[ip] = d
+		r.order = append(r.order, ip)
+	}
+	return d
+}
+
+func (d *device) add(fs []probes.Fact) {
+	for _, f := range fs {
+		if !d.seen[f] && len(d.facts) < probes.MaxFacts {
+			d.seen[f] = true
+			d.facts = append(d.facts, f)
+		}
+	}
+}
+
+// exchange sends msgs Sends times and reads answers for the Timeout window.
+func (r *run) exchange(ctx context.Context, conn net.PacketConn, dst net.Addr, msgs [][]byte) error {
+	lctx, cancel := context.WithTimeout(ctx, orDefault(r.opt.Timeout, DefaultTimeout))
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		collect(lctx, []net.PacketConn{conn}, func(src netip.AddrPort, b []byte, oversize bool) { r.handle(ctx, src, b, oversize) })
+	}()
+	var serr error
+	for i := 0; i < orDefaultInt(r.opt.Sends, DefaultSends) && lctx.Err() == nil; i++ {
+		if i > 0 {
+			select {
+			case <-lctx.Done():
+			case <-time.After(orDefault(r.opt.Interval, DefaultInterval)):
+			}
+		}
+		for _, m := range msgs {
+			if _, err := conn.WriteTo(m, dst); err != nil && serr == nil {
+				serr = err
+			}
+		}
+	}
+	<-done
+	return serr
+}
+
+func (r *run) handle(ctx context.Context, src netip.AddrPort, b []byte, oversize bool) {
+	ip := src.Addr()
+	if r.accept != nil && !r.accept(ip) {
+		return
+	}
+	if oversize {
+		r.setErr(fmt.Errorf("answer from %s: %w", src, ErrTooLarge))
+		return
+	}
+	m, err := Parse(b)
+	if err != nil {
+		r.setErr(fmt.Errorf("parse answer from %s: %w", src, err))
+		r.log.Debug("ssdp: bad answer", "from", src, "err", err)
+		return
+	}
+	if m.Kind == KindMSearch {
+		return // our own search looped back, or another tool's
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.devs[ip] == nil && len(r.devs) >= maxDevices {
+		return
+	}
+	d := r.device(ip)
+	d.answered = true
+	d.add(m.Facts())
+	if m.Location != "" && !d.locations[m.Location] {
+		d.locations[m.Location] = true
+		r.startFetch(ctx, ip, m.Location)
+	}
+}
+
+func (r *run) setErr(err error) {
+	r.mu.Lock()
+	r.lastErr = err
+	r.mu.Unlock()
+}
+
+// startFetch fetches loc in the background; r.mu must be held.
+func (r *run) startFetch(ctx context.Context, ip netip.Addr, loc string) {
+	if r.opt.NoFetch || r.fetches >= maxFetches {
+		return
+	}
+	u, err := descriptionURL(loc, ip)
+	if err != nil {
+		r.log.Debug("ssdp: not fetching description", "location", loc, "err", err)
+		return
+	}
+	r.fetches++
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		select {
+		case r.sem <- struct{}{}:
+			defer func() { <-r.sem }()
+		case <-ctx.Done():
+			return
+		}
+		fctx, cancel := context.WithTimeout(ctx, orDefault(r.opt.FetchTimeout, DefaultFetchTimeout))
+		defer cancel()
+		b, err := r.opt.Fetcher.Fetch(fctx, u)
+		if err == nil {
+			var desc Description
+			if desc, err = ParseDescription(b); err == nil {
+				r.mu.Lock()
+				r.device(ip).add(desc.Facts())
+				r.mu.Unlock()
+				return
+			}
+		}
+		r.setErr(fmt.Errorf("fetch description %s: %w", u, err))
+		r.log.Debug("ssdp: description", "url", u, "err", err)
+	}()
+}
+
+// emitAll waits for the fetches and emits one observation per host that
+// answered (or whose known location gave a description). It returns how
+// many it emitted.
+func (r *run) emitAll(ctx context.Context, emit probes.Sink) int {
+	// Fetches already started from a known location before any answer
+	// are started here, so a silent host with a location still gets one.
+	r.mu.Lock()
+	for _, ip := range r.order {
+		d := r.devs[ip]
+		if !d.answered {
+			for loc := range d.locations {
+				r.startFetch(ctx, ip, loc)
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, ip := range r.order {
+		d := r.devs[ip]
+		if len(d.facts) == 0 {
+			continue
+		}
+		emit(probes.Observation{Time: time.Now(), IP: ip, Probe: "ssdp", Facts: d.facts})
+		n++
+	}
+	return n
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func orDefaultInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return min(n, 10)
+}

@@ -46,6 +46,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Grace is how long Down waits after SIGTERM before SIGKILL. Default 3s.
 	Grace time.Duration
+	// Snooping turns on IGMP snooping with a querier on the bridge, as
+	// managed camera switches do: then only hosts that joined a group see
+	// its traffic.
+	Snooping bool
 	// Parallel bounds concurrent namespace setups. Default 8.
 	Parallel int
 	Log      *slog.Logger

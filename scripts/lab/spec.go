@@ -171,3 +171,17 @@ func hostAddr(p netip.Prefix, n int) netip.Addr {
 	a[3] = byte(n)
 	return netip.AddrFrom4(a)
 }
+
+// Plan returns the devices the spec resolves to, with their ground truth,
+// MACs and addresses; namespaces and processes are filled in by Up.
+func (s *Spec) Plan() []Device {
+	out := make([]Device, len(s.devices))
+	for i, p := range s.devices {
+		out[i] = Device{
+			Name: p.name, Profile: p.profile.Name, MAC: p.mac, IP: p.ip,
+			Maker: p.profile.Maker, Brand: p.profile.Brand, Flagged: p.profile.Flagged,
+			Model: p.profile.Model, Serial: p.profile.Serial,
+		}
+	}
+	return out
+}

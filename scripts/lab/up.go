@@ -71,16 +71,11 @@ func Up(ctx context.Context, spec *Spec, opts Options) (l *Lab, err error) {
 		Bridge: sw, Gateway: gw, Core: core, App: app,
 		Namespaces: []string{sw, gw, core, app},
 	}
-	for _, p := range spec.devices {
-		d := Device{
-			Name: p.name, Profile: p.profile.Name, NS: opts.Prefix + "-" + p.name,
-			MAC: p.mac, IP: p.ip,
-			Maker: p.profile.Maker, Brand: p.profile.Brand, Flagged: p.profile.Flagged,
-			Model: p.profile.Model, Serial: p.profile.Serial,
-		}
+	for _, d := range spec.Plan() {
+		d.NS = opts.Prefix + "-" + d.Name
 		if opts.Camsim != "" {
-			d.Pidfile = filepath.Join(opts.StateDir, p.name+".pid")
-			d.Logfile = filepath.Join(opts.StateDir, p.name+".log")
+			d.Pidfile = filepath.Join(opts.StateDir, d.Name+".pid")
+			d.Logfile = filepath.Join(opts.StateDir, d.Name+".log")
 		}
 		l.st.Devices = append(l.st.Devices, d)
 		l.st.Namespaces = append(l.st.Namespaces, d.NS)
@@ -135,6 +130,11 @@ func (l *Lab) buildNetwork(ctx context.Context) error {
 	l.mu.Lock()
 	l.net = n
 	l.mu.Unlock()
+	if l.opts.Snooping {
+		if err := n.SetSnooping(ctx, true); err != nil {
+			return fmt.Errorf("lab: network: %w", err)
+		}
+	}
 	if _, err := n.AddHost(ctx, "gw", gatewayMAC, netip.PrefixFrom(GatewayIP, CameraNet.Bits())); err != nil {
 		return err
 	}

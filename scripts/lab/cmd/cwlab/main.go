@@ -155,8 +155,11 @@ func parse(fs *flag.FlagSet, args []string, nargs int) error {
 	return nil
 }
 
+// checkLab is lab.Check, replaceable in tests that need "not root".
+var checkLab = lab.Check
+
 func needRoot(hint string) error {
-	if err := lab.Check(); err != nil {
+	if err := checkLab(); err != nil {
 		if errors.Is(err, lab.ErrNotRoot) {
 			return fmt.Errorf("needs root: %s", hint)
 		}
@@ -272,7 +275,7 @@ func status(ctx context.Context, opts lab.Options, w io.Writer) error {
 		return err
 	}
 	uplink := "? (needs root)"
-	if lab.Check() == nil {
+	if checkLab() == nil {
 		if on, err := l.Uplink(ctx); err != nil {
 			uplink = "missing"
 		} else if on {

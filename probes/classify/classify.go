@@ -85,8 +85,20 @@ func Classify(set *Set, in Input) Verdict {
 	}
 
 	masks := make([]uint16, len(set.rules))
-	seen := make([]string, len(set.rules))
-	for f := range all {
+	// seen keeps the fact that matched each rule's first condition; it is
+	// only formatted for rules that end up matching.
+	seen := make([]int32, len(set.rules)) // fact index + 1; -1 for "absent"
+	factAt := func(i int) probes.Fact {
+		if i < len(facts) {
+			return facts[i]
+		}
+		return ouiFacts[i-len(facts)]
+	}
+	for i := range len(facts) + nOUI {
+		f := factAt(i)
+		if i < len(facts) && strings.HasPrefix(f.Key, "oui.") {
+			continue
+		}
 		for _, ref := range set.byKey[f.Key] {
 			bit := uint16(1) << ref.cond
 			if masks[ref.rule]&bit != 0 {
@@ -96,7 +108,7 @@ func Classify(set *Set, in Input) Verdict {
 			if r.conds[ref.cond].match(f.Value) {
 				masks[ref.rule] |= bit
 				if ref.cond == 0 {
-					seen[ref.rule] = f.Key + "=" + quote(f.Value)
+					seen[ref.rule] = int32(i + 1)
 				}
 			}
 		}
@@ -113,7 +125,7 @@ func Classify(set *Set, in Input) Verdict {
 		if !found {
 			masks[ref.rule] |= 1 << ref.cond
 			if ref.cond == 0 {
-				seen[ref.rule] = "no " + key
+				seen[ref.rule] = -1
 			}
 		}
 	}
@@ -121,7 +133,15 @@ func Classify(set *Set, in Input) Verdict {
 	var hits []hit
 	for i, r := range set.rules {
 		if !r.Disabled && len(r.conds) > 0 && masks[i] == r.full {
-			hits = append(hits, hit{r: r, order: i, seen: seen[i]})
+			var d string
+			switch n := seen[i]; {
+			case n > 0:
+				f := factAt(int(n - 1))
+				d = f.Key + "=" + quote(f.Value)
+			case n < 0:
+				d = "no " + r.conds[0].key
+			}
+			hits = append(hits, hit{r: r, order: i, seen: d})
 		}
 	}
 	// Strongest first, then file order: every "first wins" below relies on it.

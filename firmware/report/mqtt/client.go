@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -639,16 +638,4 @@ func (c *Client) Close() error {
 		c.closeErr = c.ob.close()
 	})
 	return c.closeErr
-}
-
-// knownMACs lists the devices held for republish (tests).
-func (c *Client) knownMACs() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.devices))
-	for m := range c.devices {
-		out = append(out, m)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,20 +168,9 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 }
 
 type syncBuf struct {
-	mu chan struct{}
+	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuf) lock() {
-	if s.mu == nil {
-		s.mu = make(chan struct{}, 1)
-	}
-	s.mu <- struct{}{}
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.lock()
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-func (s *syncBuf) String() string { s.lock(); defer func() { <-s.mu }(); return s.b.String() }
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -302,6 +302,11 @@ func (r *run) handle(ctx context.Context, src netip.AddrPort, b []byte, oversize
 	if m.Kind == KindMSearch {
 		return // our own search looped back, or another tool's
 	}
+	facts := m.Facts()
+	if len(facts) == 0 {
+		r.setErr(fmt.Errorf("answer from %s: %w: no SSDP headers", src, ErrNotSSDP))
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.devs[ip] == nil && len(r.devs) >= maxDevices {
@@ -309,7 +314,7 @@ func (r *run) handle(ctx context.Context, src netip.AddrPort, b []byte, oversize
 	}
 	d := r.device(ip)
 	d.answered = true
-	d.add(m.Facts())
+	d.add(facts)
 	if m.Location != "" && !d.locations[m.Location] {
 		d.locations[m.Location] = true
 		r.startFetch(ctx, ip, m.Location)

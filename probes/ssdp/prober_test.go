@@ -1,0 +1,266 @@
+package ssdp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/camwarden/camwarden/probes"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+func collectObs() (probes.Sink, func() []probes.Observation) {
+	var mu sync.Mutex
+	var obs []probes.Observation
+	return func(o probes.Observation) {
+			mu.Lock()
+			obs = append(obs, o)
+			mu.Unlock()
+		}, func() []probes.Observation {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]probes.Observation(nil), obs...)
+		}
+}
+
+func axisDescription() Description {
+	return Description{Device: Device{
+		DeviceType: "urn:axis-com:service:BasicService:1", FriendlyName: "AXIS P3245-LVE - ACCC8E123456",
+		Manufacturer: "AXIS", ModelName: "AXIS P3245-LVE", ModelNumber: "P3245-LVE", SerialNumber: "ACCC8E123456",
+		UDN: "uuid:Axis-accc8ec40001",
+	}}
+}
+
+// startDevice runs a Responder on 127.0.0.1 with its description served by
+// an httptest server; it returns the SSDP port.
+func startDevice(t *testing.T, descHandler http.Handler) (int, *Responder) {
+	t.Helper()
+	r := &Responder{UUID: "Axis-accc8ec40001", Server: "Linux/5.15, UPnP/1.0, Portable SDK for UPnP devices/1.14.13", Description: axisDescription()}
+	if descHandler == nil {
+		descHandler = r
+	}
+	hs := httptest.NewServer(descHandler)
+	t.Cleanup(hs.Close)
+	r.Location = hs.URL + "/description.xml"
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Serve(ctx, c) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("responder: %v", err)
+		}
+		c.Close()
+	})
+	return c.LocalAddr().(*net.UDPAddr).Port, r
+}
+
+func TestProberResponder(t *testing.T) {
+	port, r := startDevice(t, nil)
+	emit, got := collectObs()
+	p := &Prober{Options{Port: port, Timeout: 500 * time.Millisecond, Sends: 1}}
+	if err := p.Probe(context.Background(), probes.Target{IP: loopback}, emit); err != nil {
+		t.Fatal(err)
+	}
+	obs := got()
+	if len(obs) != 1 {
+		t.Fatalf("want one observation per host, got %+v", obs)
+	}
+	m := factMap(obs[0].Facts)
+	for k, v := range map[string]string{
+		"ssdp.server": r.Server, "ssdp.location": r.Location,
+		"upnp.manufacturer": "AXIS", "upnp.model_name": "AXIS P3245-LVE", "upnp.serial": "ACCC8E123456",
+		"upnp.friendly_name": "AXIS P3245-LVE - ACCC8E123456", "upnp.model_number": "P3245-LVE",
+		"upnp.device_type": "urn:axis-com:service:BasicService:1",
+	} {
+		if m[k] != v {
+			t.Errorf("%s = %q, want %q", k, m[k], v)
+		}
+	}
+	// ssdp:all answered with three targets, upnp:rootdevice with one:
+	// the distinct USNs all appear, each once.
+	n := 0
+	for _, f := range obs[0].Facts {
+		if f.Key == "ssdp.usn" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d distinct USNs, want 3: %v", n, obs[0].Facts)
+	}
+}
+
+func TestProberDescriptionProblems(t *testing.T) {
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	})
+	huge := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<root><device><manufacturer>"))
+		w.Write(bytes.Repeat([]byte("A"), MaxDescription+10))
+	})
+	garbage := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("\x00\x01 not xml")) })
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://127.0.0.2:1/description.xml", http.StatusFound)
+	})
+	for name, h := range map[string]http.Handler{"slow": slow, "huge": huge, "garbage": garbage, "redirect": redirect} {
+		t.Run(name, func(t *testing.T) {
+			port, _ := startDevice(t, h)
+			emit, got := collectObs()
+			start := time.Now()
+			p := &Prober{Options{Port: port, Timeout: 300 * time.Millisecond, FetchTimeout: 300 * time.Millisecond, Sends: 1}}
+			if err := p.Probe(context.Background(), probes.Target{IP: loopback}, emit); err != nil {
+				t.Fatal(err) // the SSDP answer itself was fine
+			}
+			if d := time.Since(start); d > 1500*time.Millisecond {
+				t.Errorf("took %v", d)
+			}
+			obs := got()
+			if len(obs) != 1 {
+				t.Fatalf("%+v", obs)
+			}
+			m := factMap(obs[0].Facts)
+			if m["ssdp.server"] == "" || m["upnp.manufacturer"] != "" {
+				t.Errorf("facts %v", m)
+			}
+		})
+	}
+}
+
+func TestProberRefusesOtherHostLocation(t *testing.T) {
+	var hit atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit.Store(true) }))
+	defer other.Close()
+	// A device on 127.0.0.1 that points LOCATION at another address.
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	loc := strings.Replace(other.URL, "127.0.0.1", "127.0.0.2", 1) + "/d.xml"
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			_, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			c.WriteTo(BuildResponse(STRoot, "uuid:x", loc, "evil"), from)
+		}
+	}()
+	emit, got := collectObs()
+	p := &Prober{Options{Port: c.LocalAddr().(*net.UDPAddr).Port, Timeout: 300 * time.Millisecond, Sends: 1}}
+	if err := p.Probe(context.Background(), probes.Target{IP: loopback}, emit); err != nil {
+		t.Fatal(err)
+	}
+	if hit.Load() || len(got()) != 1 || factMap(got()[0].Facts)["ssdp.location"] != loc {
+		t.Errorf("hit %v obs %+v", hit.Load(), got())
+	}
+}
+
+func TestProberBadAnswers(t *testing.T) {
+	good := BuildResponse(STRoot, "uuid:x", "", "srv")
+	for name, reply := range map[string][]byte{
+		"truncated": good[:12],
+		"garbage":   []byte("\x00\xff\xfe"),
+		"oversized": append([]byte("HTTP/1.1 200 OK\r\nX: "), bytes.Repeat([]byte("a"), 10000)...),
+		"silent":    nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			go func() {
+				buf := make([]byte, 2048)
+				for {
+					_, from, err := c.ReadFrom(buf)
+					if err != nil {
+						return
+					}
+					if reply != nil {
+						c.WriteTo(reply, from)
+					}
+				}
+			}()
+			emit, got := collectObs()
+			ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err = (&Prober{Options{Port: c.LocalAddr().(*net.UDPAddr).Port, Timeout: 5 * time.Second}}).Probe(ctx, probes.Target{IP: loopback}, emit)
+			if err == nil || len(got()) != 0 {
+				t.Errorf("err %v obs %v", err, got())
+			}
+			if (reply == nil) != errors.Is(err, ErrNoReply) {
+				t.Errorf("err %v", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("ctx not respected: %v", d)
+			}
+		})
+	}
+}
+
+func TestProberKnownLocation(t *testing.T) {
+	// A host that does not answer M-SEARCH but whose LOCATION was seen
+	// passively still gets its description read.
+	r := &Responder{Description: axisDescription()}
+	hs := httptest.NewServer(r)
+	defer hs.Close()
+	r.Location = hs.URL + "/description.xml"
+	c, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	defer c.Close()
+	emit, got := collectObs()
+	tgt := probes.Target{IP: loopback, Facts: []probes.Fact{{Key: "ssdp.location", Value: r.Location}}}
+	if err := (&Prober{Options{Port: c.LocalAddr().(*net.UDPAddr).Port, Timeout: 200 * time.Millisecond, Sends: 1}}).Probe(context.Background(), tgt, emit); err != nil {
+		t.Fatal(err)
+	}
+	if len(got()) != 1 || factMap(got()[0].Facts)["upnp.serial"] != "ACCC8E123456" {
+		t.Errorf("%+v", got())
+	}
+}
+
+func TestResponderSTMatching(t *testing.T) {
+	port, _ := startDevice(t, nil)
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dst := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	count := func(st string) int {
+		c.WriteTo(BuildMSearch(fmt.Sprintf("127.0.0.1:%d", port), st, false), dst)
+		n := 0
+		buf := make([]byte, 4096)
+		for {
+			c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+			if _, _, err := c.ReadFrom(buf); err != nil {
+				return n
+			}
+			n++
+		}
+	}
+	for st, want := range map[string]int{STAll: 3, STRoot: 1, "uuid:Axis-accc8ec40001": 1, "urn:axis-com:service:BasicService:1": 1, "urn:other:1": 0} {
+		if got := count(st); got != want {
+			t.Errorf("ST %s: %d answers, want %d", st, got, want)
+		}
+	}
+}

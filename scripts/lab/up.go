@@ -34,7 +34,7 @@ var (
 //
 // A lab left behind under the same prefix is removed first. On error
 // everything Up created is removed again.
-func Up(ctx context.Context, spec *Spec, opts Options) (l *Lab, err error) {
+func Up(ctx context.Context, spec *Spec, opts Options) (_ *Lab, err error) {
 	opts = opts.withDefaults()
 	if err := Check(); err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func Up(ctx context.Context, spec *Spec, opts Options) (l *Lab, err error) {
 	}
 
 	sw, gw, core, app := fixedNamespaces(opts.Prefix)
-	l = &Lab{opts: opts, procs: map[int]chan struct{}{}}
+	l := &Lab{opts: opts, procs: map[int]chan struct{}{}}
 	l.st = state{
 		Version: stateVersion, Prefix: opts.Prefix, Spec: spec.Source, Created: time.Now().UTC(),
 		Bridge: sw, Gateway: gw, Core: core, App: app,
@@ -92,7 +92,6 @@ func Up(ctx context.Context, spec *Spec, opts Options) (l *Lab, err error) {
 			if derr := l.Down(cctx); derr != nil {
 				err = errors.Join(err, derr)
 			}
-			l = nil
 		}
 	}()
 

@@ -181,6 +181,9 @@ func up(ctx context.Context, opts lab.Options, specName, camsimBin string, noCam
 		}
 		opts.Camsim = camsimBin
 	}
+	if old, err := lab.Open(opts); err == nil {
+		fmt.Fprintf(stderr, "lab %s is already up (%s, %d devices): replacing it\n", opts.Prefix, old.Spec(), len(old.Devices()))
+	}
 	p := newProgress(stderr, spec.Len())
 	opts.Progress = p.update
 	start := time.Now()

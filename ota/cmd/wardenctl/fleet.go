@@ -93,16 +93,23 @@ type appliance struct {
 	Devices  map[string]mqtt.DevicePayload
 }
 
-// newer reports whether (session, seq) of a is after b's: a will from an old
-// session must not override a newer online.
+// newer reports whether status a supersedes b. A higher session wins, so a
+// will from an old connection delivered late cannot override a newer online.
+// Within a session offline is final (the will's seq is older than the
+// session's online statuses), and among online statuses the higher seq wins.
 func newer(a, b *mqtt.StatusPayload) bool {
-	if b == nil {
+	switch {
+	case b == nil:
 		return true
-	}
-	if a.Session != b.Session {
+	case a.Session != b.Session:
 		return a.Session > b.Session
+	case !a.Online:
+		return true
+	case !b.Online:
+		return false
+	default:
+		return a.Seq >= b.Seq
 	}
-	return a.Seq >= b.Seq
 }
 
 // fleet accumulates retained (and live) state from camwarden/v1/#.

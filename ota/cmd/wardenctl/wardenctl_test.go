@@ -174,3 +174,27 @@ type syncBuf struct {
 
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestStatusOrdering(t *testing.T) {
+	st := func(session, seq uint64, online bool) *mqtt.StatusPayload {
+		p := &mqtt.StatusPayload{Session: session}
+		p.Seq, p.Online = seq, online
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		a, b *mqtt.StatusPayload
+		want bool
+	}{
+		{"will of same session beats later online", st(5, 10, false), st(5, 40, true), true},
+		{"late will of old session ignored", st(4, 90, false), st(5, 40, true), false},
+		{"online does not revive an offline session", st(5, 50, true), st(5, 10, false), false},
+		{"newer online of same session", st(5, 50, true), st(5, 40, true), true},
+		{"older online of same session", st(5, 30, true), st(5, 40, true), false},
+		{"new session online after will", st(6, 60, true), st(5, 10, false), true},
+	} {
+		if got := newer(c.a, c.b); got != c.want {
+			t.Errorf("%s: newer = %v", c.name, got)
+		}
+	}
+}

@@ -9,6 +9,23 @@
 // oui.prefix and oui.bits, which classify derives itself from probes/oui;
 // facts with those keys from anywhere else are ignored.
 //
+// Signature schema (schema: 1): each rule has an id; `when`, a list of
+// conditions ANDed, each {fact, one of equals | in | prefix | regex |
+// present, optional ignore_case}; the maker and/or component it claims;
+// brand (fixed) or brand_from (fact keys, minus brand_ignore values);
+// model/serial/firmware fact keys to copy; strength weak | strong |
+// definitive; and a plain-words reason. OUI organisations are matched by
+// their exact registered names, never by substring.
+//
+// Resolution: the maker with the strongest evidence wins; among equals,
+// the one more independent probes agree on. Independent agreement is noted
+// but never lifts weak evidence to strong (OUI and host names are all
+// spoofable, and strong is what may cut an uplink). Equally strong,
+// equally corroborated disagreement lowers the confidence one step.
+// Evidence for other makers stays in the evidence list and is explained in
+// Conflicts (OEM hardware, Wi-Fi module, spoofed MAC). Brand, model, serial
+// and firmware come from the strongest evidence that has them.
+//
 // Classify is the only place that decides a maker. It must stay pure (no
 // I/O, no clock, no globals that change), deterministic and safe for
 // concurrent use: the appliance reclassifies on every inventory change and

@@ -320,3 +320,73 @@ func TestDownAfterCrashFromStateFile(t *testing.T) {
 		t.Fatalf("Open after Down: %v, want ErrNoLab", err)
 	}
 }
+
+// An emulator that dies before it is ready fails Up with its log, and Up
+// leaves nothing behind.
+func TestUpFailureCleansUp(t *testing.T) {
+	labtest.RequireRoot(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad-camsim")
+	if err := os.WriteFile(bad, []byte("#!/bin/sh\necho 'cannot listen: simulated' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := lab.ParseSpec([]byte(smallSpec), "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateDir := filepath.Join(dir, "state")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := lab.Up(ctx, spec, smallOpts(t, stateDir, bad))
+	if err == nil {
+		l.Down(ctx)
+		t.Fatal("Up succeeded with emulators that exit")
+	}
+	if !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), "cannot listen: simulated") {
+		t.Errorf("error does not say which emulator failed and why: %v", err)
+	}
+	for _, ns := range nsList(t) {
+		if strings.HasPrefix(ns, testPrefix+"-") {
+			t.Errorf("namespace %s left after a failed Up", ns)
+		}
+	}
+	if _, err := lab.Open(lab.Options{Prefix: testPrefix, StateDir: stateDir}); !errors.Is(err, lab.ErrNoLab) {
+		t.Errorf("state after failed Up: %v", err)
+	}
+}
+
+// The site-sized lab comes up with every emulator ready and every device
+// reachable from the appliance namespace.
+func TestLab50(t *testing.T) {
+	if testing.Short() {
+		t.Skip("56 namespaces and emulators: skipped with -short")
+	}
+	labtest.RequireRoot(t)
+	bin := buildCamsim(t)
+	spec, err := lab.LoadSpec("lab50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	start := time.Now()
+	l, err := lab.Up(ctx, spec, smallOpts(t, t.TempDir(), bin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	t.Logf("%d devices up in %s", len(l.Devices()), time.Since(start))
+	for _, d := range l.Devices() {
+		if !l.Alive(d) {
+			t.Errorf("%s: emulator not running", d.Name)
+		}
+		if _, err := l.Ping(ctx, "app", d.IP, 2*time.Second); err != nil {
+			t.Errorf("appliance -> %s: %v", d.Name, err)
+		}
+	}
+	start = time.Now()
+	if err := l.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("down in %s", time.Since(start))
+}

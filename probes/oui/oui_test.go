@@ -3,7 +3,9 @@ package oui
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 )
@@ -163,5 +165,23 @@ func BenchmarkLoad(b *testing.B) {
 		if _, err := parse(tableGz); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// SOURCE.md is generated with the table; its counts must describe it.
+func TestSourceDocMatchesTable(t *testing.T) {
+	b, err := os.ReadFile("SOURCE.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := Size()
+	for label, want := range map[string]int{"MA-L (24-bit) entries": n.MAL, "MA-M (28-bit) entries": n.MAM, "MA-S (36-bit) entries": n.MAS} {
+		line := fmt.Sprintf("| %s | %d |", label, want)
+		if !strings.Contains(string(b), line) {
+			t.Errorf("SOURCE.md lacks %q", line)
+		}
+	}
+	if !strings.Contains(string(b), "| version | 2.1.9 |") {
+		t.Error("SOURCE.md does not name oui-data 2.1.9")
 	}
 }

@@ -105,7 +105,7 @@ func TestPlausibleCounts(t *testing.T) {
 		t.Errorf("All() counts %v disagree with Size() %+v", bits, n)
 	}
 	floors := map[string]int{
-		"Hangzhou Hikvision Digital Technology Co.,Ltd.": 80,
+		"Hangzhou Hikvision Digital Technology Co.,Ltd.": 81,
 		"Zhejiang Dahua Technology Co., Ltd.":            25,
 		"HUAWEI TECHNOLOGIES CO.,LTD":                    1200,
 		"zte corporation":                                400,

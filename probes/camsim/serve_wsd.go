@@ -1,0 +1,99 @@
+package camsim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/camwarden/camwarden/probes/wsd"
+)
+
+func init() {
+	register("wsd", service{
+		enabled: func(p *Profile) bool { return p.WSD != nil },
+		start:   serveWSD,
+	})
+}
+
+// WSDTarget is what the profile announces over WS-Discovery on h.
+func WSDTarget(p *Profile, h Host) wsd.Target {
+	w := p.WSD
+	t := wsd.Target{Address: p.Expand(w.Endpoint, h.MAC), Types: w.Types, MetadataVersion: 1}
+	for _, s := range w.Scopes {
+		t.Scopes = append(t.Scopes, p.Expand(s, h.MAC))
+	}
+	if p.ONVIF != nil && h.IP.IsValid() {
+		host := h.IP.String()
+		if port := h.Port(onvifPort(p)); port != 80 {
+			host = net.JoinHostPort(host, strconv.Itoa(port))
+		}
+		t.XAddrs = []string{"http://" + host + onvifPath(p)}
+	}
+	return t
+}
+
+// serveWSD answers Probes. In the lab (h.Iface set) it joins the discovery
+// group on that interface, announces itself with a Hello and leaves with a
+// Bye; on loopback it answers unicast Probes on 3702+offset.
+func serveWSD(ctx context.Context, p *Profile, h Host, log *slog.Logger) error {
+	r := &wsd.Responder{
+		Target:   WSDTarget(p, h),
+		OnlyNVT:  p.WSD.OnlyNVT,
+		Twice:    p.WSD.Twice,
+		MaxDelay: 100 * time.Millisecond,
+		Log:      log,
+	}
+	if p.WSD.EphemeralReply {
+		r.ReplyFrom = func() (net.PacketConn, error) {
+			var a netip.Addr
+			if h.IP.IsValid() {
+				a = h.IP
+			} else {
+				a = netip.IPv4Unspecified()
+			}
+			return net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, 0)))
+		}
+	}
+	port := h.Port(wsd.Port)
+	if h.Iface == "" {
+		addr := netip.AddrPortFrom(h.IP, uint16(port))
+		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", addr, err)
+		}
+		defer c.Close()
+		return r.Serve(ctx, c)
+	}
+	ifi, err := net.InterfaceByName(h.Iface)
+	if err != nil {
+		return err
+	}
+	// Multicast is delivered to sockets bound to the wildcard address, not
+	// to the host's unicast address.
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+	if err != nil {
+		return fmt.Errorf("listen udp :%d: %w", port, err)
+	}
+	defer c.Close()
+	pc := ipv4.NewPacketConn(c)
+	group := &net.UDPAddr{IP: net.ParseIP(wsd.Group), Port: port}
+	if err := pc.JoinGroup(ifi, &net.UDPAddr{IP: group.IP}); err != nil {
+		return fmt.Errorf("join %s on %s: %w", wsd.Group, h.Iface, err)
+	}
+	_ = pc.SetMulticastInterface(ifi)
+	_ = pc.SetMulticastTTL(1)
+	if err := r.Hello(c, group); err != nil {
+		log.Warn("wsd: hello", "err", err)
+	}
+	err = r.Serve(ctx, c)
+	if err := r.Bye(c, group); err != nil {
+		log.Debug("wsd: bye", "err", err)
+	}
+	return err
+}

@@ -1,6 +1,6 @@
 // Command cwlab brings the camera-VLAN lab up and down and pokes at it:
 //
-//	cwlab up     [--spec lab|lab50|FILE] [--camsim BIN | --no-camsim] [--prefix cw]
+//	cwlab up     [--spec lab|lab50|FILE] [--camsim BIN | --no-camsim] [--snooping] [--prefix cw]
 //	cwlab down   [--prefix cw]                 safe to run twice, and after a crash
 //	cwlab status [--prefix cw]                 devices, namespaces, camsim PIDs, uplink
 //	cwlab exec   [--prefix cw] HOST -- CMD...  run CMD in a host's namespace
@@ -31,7 +31,7 @@ import (
 )
 
 const usage = `usage:
-  cwlab up     [--spec lab|lab50|FILE] [--camsim BIN | --no-camsim] [--prefix cw] [--state-dir D]
+  cwlab up     [--spec lab|lab50|FILE] [--camsim BIN | --no-camsim] [--snooping] [--prefix cw] [--state-dir D]
   cwlab down   [--prefix cw] [--state-dir D]
   cwlab status [--prefix cw] [--state-dir D]
   cwlab exec   [--prefix cw] HOST -- CMD [ARGS...]
@@ -82,13 +82,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		specName := fs.String("spec", "lab", "spec file, or built-in lab / lab50")
 		camsimBin := fs.String("camsim", "", "camsim binary (default: go build it)")
 		noCamsim := fs.Bool("no-camsim", false, "bring up the network only, no emulated services")
+		snooping := fs.Bool("snooping", false, "IGMP snooping with a querier on the camera bridge")
 		if err := parse(fs, args, 0); err != nil {
 			return err
 		}
 		if err := needRoot("sudo make lab-up"); err != nil {
 			return err
 		}
-		return up(ctx, opts(), *specName, *camsimBin, *noCamsim, stderr)
+		o := opts()
+		o.Snooping = *snooping
+		return up(ctx, o, *specName, *camsimBin, *noCamsim, stderr)
 	case "down":
 		if err := parse(fs, args, 0); err != nil {
 			return err

@@ -1,13 +1,16 @@
-package dhip
+package dhip_test
 
 import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/dhip"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
 )
 
@@ -37,13 +40,13 @@ func TestLabMulticastDiscovery(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			conn, err = ListenGroup(ifi, Group, Port)
+			conn, err = dhip.ListenGroup(ifi, dhip.Group, dhip.Port)
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		go func() { done <- (&Responder{Reply: rep}).Serve(ctx, conn) }()
+		go func() { done <- (&dhip.Responder{Reply: rep}).Serve(ctx, conn) }()
 	}
 	ifi, err := app.Interface()
 	if err != nil {
@@ -52,7 +55,7 @@ func TestLabMulticastDiscovery(t *testing.T) {
 	emit, got := collectObs()
 	link := probes.Link{Iface: ifi, Addr: app.Addr.Addr(), Subnets: []netip.Prefix{app.Addr.Masked()}}
 	if err := app.Do(func() error {
-		return (&Discoverer{Timeout: time.Second}).Discover(context.Background(), link, emit)
+		return (&dhip.Discoverer{Timeout: time.Second}).Discover(context.Background(), link, emit)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -76,4 +79,38 @@ func TestLabMulticastDiscovery(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+func collectObs() (probes.Sink, func() []probes.Observation) {
+	var mu sync.Mutex
+	var obs []probes.Observation
+	return func(o probes.Observation) {
+			mu.Lock()
+			obs = append(obs, o)
+			mu.Unlock()
+		}, func() []probes.Observation {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]probes.Observation(nil), obs...)
+		}
+}
+
+func factMap(fs []probes.Fact) map[string]string {
+	m := map[string]string{}
+	for _, f := range fs {
+		m[f.Key] = f.Value
+	}
+	return m
+}
+
+func dahuaReply() dhip.Reply {
+	b, err := os.ReadFile("testdata/reply-ipc-hdw1431t1-s4.bin")
+	if err != nil {
+		panic(err)
+	}
+	r, err := dhip.ParseReply(b)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }

@@ -1,15 +1,18 @@
-package sadp
+package sadp_test
 
 import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/ipv4"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/sadp"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
 )
 
@@ -36,7 +39,7 @@ func TestLabMulticastDiscovery(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		conn, err = ListenGroup(ifi, Group, Port)
+		conn, err = sadp.ListenGroup(ifi, sadp.Group, sadp.Port)
 		if err != nil {
 			return err
 		}
@@ -48,7 +51,7 @@ func TestLabMulticastDiscovery(t *testing.T) {
 	defer conn.Close()
 	done := make(chan error, 1)
 	go func() {
-		done <- (&Responder{Reply: rep, ReplyTo: &net.UDPAddr{IP: Group, Port: Port}}).Serve(ctx, conn)
+		done <- (&sadp.Responder{Reply: rep, ReplyTo: &net.UDPAddr{IP: sadp.Group, Port: sadp.Port}}).Serve(ctx, conn)
 	}()
 
 	ifi, err := app.Interface()
@@ -59,7 +62,7 @@ func TestLabMulticastDiscovery(t *testing.T) {
 	link := probes.Link{Iface: ifi, Addr: app.Addr.Addr(), Subnets: []netip.Prefix{app.Addr.Masked()}}
 	start := time.Now()
 	err = app.Do(func() error {
-		return (&Discoverer{Timeout: 1500 * time.Millisecond}).Discover(context.Background(), link, emit)
+		return (&sadp.Discoverer{Timeout: 1500 * time.Millisecond}).Discover(context.Background(), link, emit)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,4 +81,38 @@ func TestLabMulticastDiscovery(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Error(err)
 	}
+}
+
+func collectObs() (probes.Sink, func() []probes.Observation) {
+	var mu sync.Mutex
+	var obs []probes.Observation
+	return func(o probes.Observation) {
+			mu.Lock()
+			obs = append(obs, o)
+			mu.Unlock()
+		}, func() []probes.Observation {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]probes.Observation(nil), obs...)
+		}
+}
+
+func factMap(fs []probes.Fact) map[string]string {
+	m := map[string]string{}
+	for _, f := range fs {
+		m[f.Key] = f.Value
+	}
+	return m
+}
+
+func hikReply() sadp.Reply {
+	b, err := os.ReadFile("testdata/reply-ds-2cd2385g1-i.xml")
+	if err != nil {
+		panic(err)
+	}
+	r, err := sadp.ParseReply(b)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }

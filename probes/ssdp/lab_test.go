@@ -1,4 +1,4 @@
-package ssdp
+package ssdp_test
 
 import (
 	"context"
@@ -9,15 +9,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/ssdp"
 	"github.com/camwarden/camwarden/scripts/lab"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
 )
 
-func discoverFrom(t *testing.T, app *lab.Host, d *Discoverer) []probes.Observation {
+func discoverFrom(t *testing.T, app *lab.Host, d *ssdp.Discoverer) []probes.Observation {
 	t.Helper()
 	ifi, err := app.Interface()
 	if err != nil {
@@ -37,10 +39,10 @@ func discoverFrom(t *testing.T, app *lab.Host, d *Discoverer) []probes.Observati
 	return got()
 }
 
-// nsFetcher is an HTTPFetcher whose connections are made inside h's
+// nsFetcher is an ssdp.HTTPFetcher whose connections are made inside h's
 // namespace.
-func nsFetcher(h *lab.Host) *HTTPFetcher {
-	f := NewHTTPFetcher()
+func nsFetcher(h *lab.Host) *ssdp.HTTPFetcher {
+	f := ssdp.NewHTTPFetcher()
 	f.Client.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
 		err := h.Do(func() (err error) {
@@ -58,9 +60,9 @@ func TestLabMulticastResponder(t *testing.T) {
 	n := labtest.Net(t, "cwtvdu")
 	app := labtest.Host(t, n, "app", 2, nil)
 	cam := labtest.Host(t, n, "cam", 40, net.HardwareAddr{0xac, 0xcc, 0x8e, 0xc4, 0, 1})
-	r := &Responder{UUID: "Axis-accc8ec40001", Server: "Linux/5.15, UPnP/1.0, Portable SDK for UPnP devices/1.14.13",
+	r := &ssdp.Responder{UUID: "Axis-accc8ec40001", Server: "Linux/5.15, UPnP/1.0, Portable SDK for UPnP devices/1.14.13",
 		Location: "http://198.18.1.40:49152/description.xml", Description: axisDescription(),
-		NotifyTo: &net.UDPAddr{IP: Group, Port: Port}}
+		NotifyTo: &net.UDPAddr{IP: ssdp.Group, Port: ssdp.Port}}
 	var (
 		conn net.PacketConn
 		ln   net.Listener
@@ -70,7 +72,7 @@ func TestLabMulticastResponder(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if conn, err = ListenGroup(ifi, Group, Port); err != nil {
+		if conn, err = ssdp.ListenGroup(ifi, ssdp.Group, ssdp.Port); err != nil {
 			return err
 		}
 		ln, err = net.Listen("tcp4", "198.18.1.40:49152")
@@ -87,7 +89,7 @@ func TestLabMulticastResponder(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Serve(ctx, conn) }()
 
-	obs := discoverFrom(t, app, &Discoverer{Options: Options{Timeout: time.Second}})
+	obs := discoverFrom(t, app, &ssdp.Discoverer{Options: ssdp.Options{Timeout: time.Second}})
 	if len(obs) != 1 || obs[0].IP != cam.Addr.Addr() {
 		t.Fatalf("%+v", obs)
 	}
@@ -175,7 +177,7 @@ deny 0-65535 0.0.0.0/0 0-65535
 		time.Sleep(100 * time.Millisecond)
 	}
 	start := time.Now()
-	obs := discoverFrom(t, app, &Discoverer{Options: Options{Timeout: 2 * time.Second}})
+	obs := discoverFrom(t, app, &ssdp.Discoverer{Options: ssdp.Options{Timeout: 2 * time.Second}})
 	t.Logf("discovery took %v", time.Since(start))
 	if len(obs) != 1 || obs[0].IP != igd.Addr.Addr() {
 		t.Fatalf("%+v", obs)
@@ -198,11 +200,41 @@ deny 0-65535 0.0.0.0/0 0-65535
 	}
 	// The unicast prober finds it too.
 	emit, got := collectObs()
-	p := &Prober{Options{Timeout: time.Second, Sends: 1, Fetcher: nsFetcher(app)}}
+	p := &ssdp.Prober{Options: ssdp.Options{Timeout: time.Second, Sends: 1, Fetcher: nsFetcher(app)}}
 	if err := app.Do(func() error { return p.Probe(ctx, probes.Target{IP: igd.Addr.Addr()}, emit) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got()) != 1 || factMap(got()[0].Facts)["upnp.serial"] == "" {
 		t.Errorf("unicast: %+v", got())
 	}
+}
+
+func collectObs() (probes.Sink, func() []probes.Observation) {
+	var mu sync.Mutex
+	var obs []probes.Observation
+	return func(o probes.Observation) {
+			mu.Lock()
+			obs = append(obs, o)
+			mu.Unlock()
+		}, func() []probes.Observation {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]probes.Observation(nil), obs...)
+		}
+}
+
+func factMap(fs []probes.Fact) map[string]string {
+	m := map[string]string{}
+	for _, f := range fs {
+		m[f.Key] = f.Value
+	}
+	return m
+}
+
+func axisDescription() ssdp.Description {
+	return ssdp.Description{Device: ssdp.Device{
+		DeviceType: "urn:axis-com:service:BasicService:1", FriendlyName: "AXIS P3245-LVE - ACCC8E123456",
+		Manufacturer: "AXIS", ModelName: "AXIS P3245-LVE", ModelNumber: "P3245-LVE", SerialNumber: "ACCC8E123456",
+		UDN: "uuid:Axis-accc8ec40001",
+	}}
 }

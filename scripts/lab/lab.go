@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/renameio/v2"
 )
 
 // DefaultPrefix names the demo lab's namespaces: cw-sw, cw-gw, cw-core,
@@ -199,7 +197,7 @@ func (l *Lab) writeState() error {
 	if err != nil {
 		return fmt.Errorf("lab: encode state: %w", err)
 	}
-	if err := renameio.WriteFile(l.statePath(), append(b, '\n'), 0o644); err != nil {
+	if err := writeFileAtomic(l.statePath(), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("lab: write state: %w", err)
 	}
 	return nil
@@ -433,4 +431,30 @@ func (l *Lab) Down(ctx context.Context) error {
 		return fmt.Errorf("lab down: %w", err)
 	}
 	return nil
+}
+
+// writeFileAtomic writes via a temporary file and rename, so a reader never
+// sees a half-written file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

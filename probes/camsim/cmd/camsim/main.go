@@ -20,12 +20,11 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
-
-	"github.com/google/renameio/v2"
 
 	"github.com/camwarden/camwarden/probes/camsim"
 )
@@ -152,7 +151,7 @@ func serve(ctx context.Context, p camsim.Profile, h camsim.Host, pidfile string,
 		return <-done
 	}
 	if pidfile != "" {
-		if err := renameio.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		if err := writeFileAtomic(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
 			return fmt.Errorf("write pidfile: %w", err)
 		}
 		defer os.Remove(pidfile)
@@ -206,4 +205,30 @@ func hostFor(iface, ipStr, macStr string) (camsim.Host, error) {
 		}
 	}
 	return h, fmt.Errorf("interface %s has no IPv4 address (pass --ip)", iface)
+}
+
+// writeFileAtomic writes via a temporary file and rename, so a reader never
+// sees a half-written file.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/google/renameio/v2"
 )
 
 // stateFormat is bumped when persisted fields change meaning.
@@ -48,7 +46,7 @@ func writeState(path string, p persisted) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("enforce: state dir: %w", err)
 	}
-	if err := renameio.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+	if err := writeAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("enforce: write state %s: %w", path, err)
 	}
 	d, err := os.Open(filepath.Dir(path))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,10 +21,13 @@ import (
 // the signature set behind it when a policy brings new signatures.
 type Classifier func(mac net.HardwareAddr, facts []probes.Fact) classify.Verdict
 
-// Enforcer is the part of enforce.Enforcer the pipeline drives.
+// Enforcer is the part of enforce.Enforcer the pipeline drives. Its policy
+// is the one the pipeline decides with, so reports and the relay never
+// disagree.
 type Enforcer interface {
-	Update(d enforce.Device, present bool)
+	Update(d enforce.Device, present bool) enforce.Decision
 	Gone(mac string)
+	Policy() enforce.Policy
 }
 
 // Pipeline merges observations into the inventory and, for every device
@@ -48,7 +52,20 @@ type Pipeline struct {
 	mu   sync.Mutex
 	last map[string]report.Device // what was last reported per MAC
 	seen map[string]bool          // present state last given to the enforcer
+
+	// held keeps IP-only observations (a WS-Discovery or HTTP answer) that
+	// arrived before the inventory learned the IP's MAC, so an answer racing
+	// the ARP sweep is applied once the MAC is known instead of being lost.
+	// Only Run's goroutine touches it.
+	held []probes.Observation
 }
+
+// MaxHeld bounds observations waiting for their IP to be resolved; HeldFor
+// is how long one waits.
+const (
+	MaxHeld = 1024
+	HeldFor = 30 * time.Second
+)
 
 // QueueSize bounds observations waiting for the pipeline; beyond it new
 // observations are dropped and counted rather than blocking capture.
@@ -78,11 +95,17 @@ func NewPipeline(p *Pipeline) *Pipeline {
 	return p
 }
 
-// SetPolicy swaps the policy used to decide what is flagged.
+// SetPolicy swaps the policy used to decide what is flagged when there is
+// no enforcer (survey, analyze); with an enforcer, its policy rules.
 func (p *Pipeline) SetPolicy(pol enforce.Policy) { p.policy.Store(&pol) }
 
 // Policy returns the policy in force.
-func (p *Pipeline) Policy() enforce.Policy { return *p.policy.Load() }
+func (p *Pipeline) Policy() enforce.Policy {
+	if p.Enforcer != nil {
+		return p.Enforcer.Policy()
+	}
+	return *p.policy.Load()
+}
 
 // Sink is where probes and capture deliver observations.
 func (p *Pipeline) Sink(o probes.Observation) {
@@ -102,7 +125,7 @@ func (p *Pipeline) Turns() uint64 { return p.turns.Load() }
 // View is the device as the outside world sees it: verdict plus decision.
 func (p *Pipeline) View(d inventory.Device) report.Device {
 	v := p.Classify(d.HardwareAddr(), d.ProbeFacts())
-	dec := enforce.Decide(*p.policy.Load(), enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, p.Now())
+	dec := enforce.Decide(p.Policy(), enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, p.Now())
 	ev := make([]report.EvidenceItem, len(v.Evidence))
 	for i, e := range v.Evidence {
 		ev[i] = report.EvidenceItem{Probe: e.Probe, Detail: e.Detail}
@@ -155,8 +178,19 @@ func (p *Pipeline) Drain(ctx context.Context) {
 func (p *Pipeline) handle(ctx context.Context, o probes.Observation) {
 	ch, changed := p.Inv.Merge(o)
 	if ch.Device.MAC == "" {
+		if o.MAC == nil && o.IP.IsValid() && len(p.held) < MaxHeld {
+			if o.Time.IsZero() {
+				o.Time = p.Now()
+			}
+			p.held = append(p.held, o)
+		}
 		return
 	}
+	defer func() {
+		if ch.IPChanged {
+			p.release(ctx, ch.Device.IP)
+		}
+	}()
 	if ch.New && p.OnNew != nil {
 		p.OnNew(ch.Device)
 	}
@@ -167,6 +201,29 @@ func (p *Pipeline) handle(ctx context.Context, o probes.Observation) {
 		return // nothing new; presence is refreshed by LastSeen in the inventory
 	}
 	p.publish(ctx, ch.Device, ch.New, true)
+}
+
+// release re-applies held observations for ip, now that its MAC is known,
+// and drops those that waited too long.
+func (p *Pipeline) release(ctx context.Context, ip netip.Addr) {
+	if len(p.held) == 0 {
+		return
+	}
+	now := p.Now()
+	var ready []probes.Observation
+	kept := p.held[:0]
+	for _, o := range p.held {
+		switch {
+		case o.IP == ip:
+			ready = append(ready, o)
+		case now.Sub(o.Time) < HeldFor:
+			kept = append(kept, o)
+		}
+	}
+	p.held = kept
+	for _, o := range ready {
+		p.handle(ctx, o)
+	}
 }
 
 // Republish re-reports every device (after a policy or signature change).

@@ -31,9 +31,12 @@ func factClassifier(_ net.HardwareAddr, facts []probes.Fact) classify.Verdict {
 type recEnforcer struct {
 	mu      sync.Mutex
 	updates []string
+	policy  enforce.Policy
 }
 
-func (r *recEnforcer) Update(d enforce.Device, present bool) {
+func (r *recEnforcer) Policy() enforce.Policy { return r.policy }
+
+func (r *recEnforcer) Update(d enforce.Device, present bool) enforce.Decision {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := d.MAC + " absent"
@@ -41,6 +44,7 @@ func (r *recEnforcer) Update(d enforce.Device, present bool) {
 		s = d.MAC + " present"
 	}
 	r.updates = append(r.updates, s)
+	return enforce.Decide(r.policy, d, time.Now())
 }
 func (r *recEnforcer) Gone(mac string) {
 	r.mu.Lock()
@@ -57,7 +61,7 @@ func newTestPipeline(t *testing.T, c *clock) (*Pipeline, *reporttest.Recorder, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, enf := &reporttest.Recorder{}, &recEnforcer{}
+	rec, enf := &reporttest.Recorder{}, &recEnforcer{policy: enforce.DefaultPolicy()}
 	p := NewPipeline(&Pipeline{Inv: inv, Classify: factClassifier, Enforcer: enf, Reporter: rec,
 		GoneAfter: time.Minute, Now: c.now})
 	return p, rec, enf
@@ -75,7 +79,7 @@ func camObs(c *clock, probe string, kv ...string) probes.Observation {
 
 func TestPipelineReportsChangesOnceAndFlags(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	p, rec, _ := newTestPipeline(t, c)
+	p, rec, enf := newTestPipeline(t, c)
 	var newHosts []string
 	p.OnNew = func(d inventory.Device) { newHosts = append(newHosts, d.MAC) }
 	ctx := context.Background()
@@ -110,7 +114,7 @@ func TestPipelineReportsChangesOnceAndFlags(t *testing.T) {
 	// A policy that isolates Hikvision changes the action: re-reported and re-flagged.
 	pol := enforce.DefaultPolicy()
 	pol.Actions = map[string]enforce.Action{"hikvision": enforce.ActionIsolate}
-	p.SetPolicy(pol)
+	enf.policy = pol
 	p.Republish(ctx)
 	if last := rec.Devices[len(rec.Devices)-1]; last.Action != "isolate" {
 		t.Fatalf("policy change not applied: %+v", last)
@@ -150,5 +154,24 @@ func TestSinkNeverBlocks(t *testing.T) {
 	}
 	if p.Dropped() != 10 {
 		t.Fatalf("dropped %d, want 10", p.Dropped())
+	}
+}
+
+func TestIPOnlyObservationWaitsForItsMAC(t *testing.T) {
+	c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	p, rec, _ := newTestPipeline(t, c)
+	ctx := context.Background()
+	early := camObs(c, "sadp", "sadp.model", "DS-2CD2385G1-I")
+	early.MAC = nil // a UDP answer: IP only
+	p.Sink(early)
+	p.Drain(ctx)
+	if len(rec.Devices) != 0 {
+		t.Fatalf("reported before the MAC was known: %+v", rec.Devices)
+	}
+	p.Sink(camObs(c, "arp", "arp.sweep", "reply"))
+	p.Drain(ctx)
+	last := rec.Devices[len(rec.Devices)-1]
+	if last.Maker != "hikvision" || last.MAC != cam.String() {
+		t.Fatalf("held observation not applied once the IP resolved: %+v", last)
 	}
 }

@@ -86,13 +86,27 @@ func (s *Scheduler) Idle() bool {
 // Probed counts hosts whose probing finished.
 func (s *Scheduler) Probed() uint64 { return s.probed.Load() }
 
-// Sweep runs every discoverer on every link at once and returns when all
-// are done (each bounded by Discovery).
+// Sweep runs the ARP sweep first, so every later answer that carries only
+// an IP can be tied to a MAC, then every other discoverer on every link at
+// once, and returns when all are done (each bounded by Discovery).
 func (s *Scheduler) Sweep(ctx context.Context) error {
 	s.init()
+	var first, rest []probes.Discoverer
+	for _, d := range s.Discoverers {
+		if d.Name() == "arp" {
+			first = append(first, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	s.sweep(ctx, first)
+	return s.sweep(ctx, rest)
+}
+
+func (s *Scheduler) sweep(ctx context.Context, ds []probes.Discoverer) error {
 	var g errgroup.Group
 	for _, l := range s.Links {
-		for _, d := range s.Discoverers {
+		for _, d := range ds {
 			g.Go(func() error {
 				if err := s.wait(ctx); err != nil {
 					return nil

@@ -1,0 +1,75 @@
+package app
+
+import (
+	"log/slog"
+	"slices"
+
+	"github.com/camwarden/camwarden/firmware/config"
+	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/arp"
+	"github.com/camwarden/camwarden/probes/dhcp"
+	"github.com/camwarden/camwarden/probes/dhip"
+	"github.com/camwarden/camwarden/probes/dvrip"
+	httpprobe "github.com/camwarden/camwarden/probes/http"
+	"github.com/camwarden/camwarden/probes/ipv6"
+	"github.com/camwarden/camwarden/probes/lldp"
+	"github.com/camwarden/camwarden/probes/mdns"
+	"github.com/camwarden/camwarden/probes/onvif"
+	"github.com/camwarden/camwarden/probes/rtsp"
+	"github.com/camwarden/camwarden/probes/sadp"
+	"github.com/camwarden/camwarden/probes/ssdp"
+	"github.com/camwarden/camwarden/probes/tcpbanner"
+	"github.com/camwarden/camwarden/probes/wsd"
+	"github.com/camwarden/camwarden/probes/xm"
+)
+
+// ProbeNames lists every probe name the appliance knows, for config
+// validation and `probing.disabled`.
+var ProbeNames = []string{"arp", "dhcp", "dhip", "dvrip", "http", "https", "ipv6", "lldp", "mdns", "onvif", "rtsp",
+	"sadp", "ssdp", "tcpbanner", "wsd", "xm"}
+
+// Registry builds the probes the appliance runs from the probing settings:
+// every passive decoder, and the active discoverers and probers that are
+// not disabled. The ARP sweep runs first in a sweep (see Scheduler.Sweep).
+func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
+	on := func(name string) bool { return !slices.Contains(p.Disabled, name) }
+	r := &probes.Registry{}
+	for _, d := range []probes.Decoder{arp.Decoder{}, dhcp.Decoder{}, ipv6.Decoder{}, lldp.Decoder{}, mdns.Decoder{},
+		ssdp.Decoder{}, wsd.Decoder{}, sadp.Decoder{}, dhip.Decoder{}, dvrip.Decoder{}, xm.Decoder{}} {
+		if on(d.Name()) {
+			r.Decoders = append(r.Decoders, d)
+		}
+	}
+	if p.PassiveOnly {
+		return r
+	}
+	sweep := arp.NewSweeper(p.RatePPS)
+	sweep.Log = log
+	for _, d := range []probes.Discoverer{
+		sweep,
+		&sadp.Discoverer{Log: log, Timeout: p.Discovery},
+		&dhip.Discoverer{Log: log, Timeout: p.Discovery},
+		&dvrip.Discoverer{Log: log, Timeout: p.Discovery},
+		&wsd.Discoverer{Log: log},
+		&ssdp.Discoverer{Options: ssdp.Options{Timeout: p.Discovery, Log: log}},
+		&mdns.Discoverer{Log: log},
+	} {
+		if on(d.Name()) {
+			r.Discoverers = append(r.Discoverers, d)
+		}
+	}
+	creds := make([]onvif.Credential, len(p.ONVIF))
+	for i, c := range p.ONVIF {
+		creds[i] = onvif.Credential{User: c.User, Password: c.Password}
+	}
+	for _, pr := range []probes.Prober{
+		httpprobe.NewHTTP(), httpprobe.NewHTTPS(), rtsp.New(), tcpbanner.New(),
+		&onvif.Prober{Creds: creds, Log: log},
+		&dhip.Prober{}, &xm.Prober{},
+	} {
+		if on(pr.Name()) {
+			r.Probers = append(r.Probers, pr)
+		}
+	}
+	return r
+}

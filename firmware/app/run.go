@@ -1,0 +1,272 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/camwarden/camwarden/board"
+	"github.com/camwarden/camwarden/firmware/buildinfo"
+	"github.com/camwarden/camwarden/firmware/config"
+	"github.com/camwarden/camwarden/firmware/enforce"
+	"github.com/camwarden/camwarden/firmware/enforce/watchdog"
+	"github.com/camwarden/camwarden/firmware/inventory"
+	"github.com/camwarden/camwarden/firmware/report"
+	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/capture"
+	"github.com/camwarden/camwarden/probes/classify"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// RunOptions are what the daemon takes besides its configuration.
+type RunOptions struct {
+	Board    board.Board     // overrides cfg.Board (tests)
+	BoardIO  BoardIO         // where a console board draws and reads presses
+	Reporter report.Reporter // overrides the configured reporter (tests)
+	Log      *slog.Logger
+	View     io.Writer // when set, the live inventory is redrawn here every second (demo)
+	Now      func() time.Time
+}
+
+// ApplianceID is the configured id, or one derived from /etc/machine-id so
+// that it is stable across reinstalls of the same card but not guessable
+// from the machine id itself.
+func ApplianceID(cfg config.Config) string {
+	if cfg.ApplianceID != "" {
+		return cfg.ApplianceID
+	}
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		sum := sha256.Sum256([]byte("camwarden:" + strings.TrimSpace(string(b))))
+		return "cw-" + hex.EncodeToString(sum[:6])
+	}
+	h, _ := os.Hostname()
+	return "cw-" + strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '-'
+	}, h)
+}
+
+// PolicyFromConfig converts the local policy section into enforcement policy.
+func PolicyFromConfig(c config.Policy) (enforce.Policy, error) {
+	p := enforce.DefaultPolicy()
+	p.FlaggedMakers = append([]string(nil), c.FlaggedMakers...)
+	p.FlaggedComponents = append([]string(nil), c.FlaggedComponents...)
+	p.HoldTime = c.HoldTime
+	p.AutoRestore = c.AutoRestore
+	min, err := classify.ParseConfidence(c.MinIsolate)
+	if err != nil {
+		return p, fmt.Errorf("policy.min_isolate: %w", err)
+	}
+	p.MinIsolate = min
+	p.Actions = map[string]enforce.Action{}
+	for m, a := range c.Actions {
+		act, err := enforce.ParseAction(a)
+		if err != nil {
+			return p, fmt.Errorf("policy.actions.%s: %w", m, err)
+		}
+		p.Actions[m] = act
+	}
+	for _, a := range c.Allow {
+		mac := a.MAC
+		if hw, err := net.ParseMAC(mac); err == nil {
+			mac = hw.String()
+		}
+		p.AllowList = append(p.AllowList, enforce.Allow{MAC: mac, Serial: a.Serial, Reason: a.Reason, Expires: a.Expires})
+	}
+	return p, p.Validate()
+}
+
+// Run is the appliance daemon. It returns when ctx ends (clean shutdown) or
+// a component fails.
+func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	id := ApplianceID(cfg)
+	log = log.With("appliance", id)
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return fmt.Errorf("state_dir: %w", err)
+	}
+
+	b := o.Board
+	if b == nil {
+		var err error
+		if b, err = OpenBoard(cfg.Board, o.BoardIO, log); err != nil {
+			return err
+		}
+	}
+	defer b.Close()
+
+	rep := o.Reporter
+	if rep == nil {
+		var err error
+		if rep, err = OpenReporter(ctx, cfg, id, log); err != nil {
+			return err
+		}
+	}
+	defer rep.Close()
+
+	pol, err := PolicyFromConfig(cfg.Policy)
+	if err != nil {
+		return err
+	}
+	// The enforcer comes first: it re-applies a persisted cut before any
+	// probe runs or any device is seen.
+	evctx := context.WithoutCancel(ctx)
+	enf, rerr := enforce.New(enforce.Options{Board: b, Now: now, StateFile: filepath.Join(cfg.StateDir, "relay.json"),
+		Log: log, Policy: &pol, OnEvent: func(e report.Event) {
+			if err := rep.Event(evctx, e); err != nil {
+				log.Error("report event", "type", e.Type, "err", err)
+			}
+		}})
+	if enf == nil {
+		return fmt.Errorf("enforcement: %w", rerr)
+	}
+	if rerr != nil {
+		log.Error("relay state could not be read; uplink kept cut until acknowledged", "err", rerr)
+	}
+
+	inv, err := inventory.Open(inventory.Options{Path: filepath.Join(cfg.StateDir, "inventory.db"),
+		MaxDevices: cfg.Inventory.MaxDevices, Now: now, Log: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := inv.Close(); err != nil {
+			log.Error("inventory close", "err", err)
+		}
+	}()
+
+	var sigs atomic.Pointer[classify.Set]
+	sigs.Store(classify.Default())
+	pipe := NewPipeline(&Pipeline{Inv: inv, Enforcer: enf, Reporter: rep, GoneAfter: cfg.Inventory.GoneAfter,
+		Now: now, Log: log,
+		Classify: func(mac net.HardwareAddr, f []probes.Fact) classify.Verdict {
+			return classify.Classify(sigs.Load(), classify.Input{MAC: mac, Facts: f})
+		}})
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return enf.Run(ctx) })
+	g.Go(func() error { return pipe.Run(ctx, time.Second, cfg.Inventory.ForgetAfter) })
+	g.Go(func() error { return flushLoop(ctx, inv, log) })
+
+	status := func() report.Status {
+		st := enf.Status()
+		flagged := 0
+		for _, d := range pipe.Views() {
+			if d.Flagged {
+				flagged++
+			}
+		}
+		var names []string
+		for _, i := range cfg.Interfaces {
+			names = append(names, i.Name)
+		}
+		return report.Status{Online: true, Firmware: buildinfo.Version, PolicyVersion: st.Policy,
+			Interfaces: names, Devices: inv.Len(), Flagged: flagged, UplinkCut: st.Cut,
+			Unconfigured: len(cfg.Interfaces) == 0}
+	}
+
+	wd, err := watchdog.New(watchdog.Options{Device: cfg.Watchdog.Hardware, Log: log})
+	if err != nil {
+		return err
+	}
+	defer wd.Close()
+	wd.Register("enforcement loop", watchdog.Fresh(enf.LastTurn, 10*time.Second, now))
+
+	active, why := cfg.Active()
+	if len(cfg.Interfaces) == 0 {
+		log.Warn("unconfigured: " + why + "; set interfaces in the configuration file and restart. " +
+			"LEDs show 'unconfigured' (power slow blink); no probing, no relay action.")
+		enf.SetHealth(enforce.HealthStarting)
+	} else {
+		links, err := ResolveLinks(cfg.Interfaces)
+		if err != nil {
+			return err
+		}
+		reg := Registry(cfg.Probing, log)
+		var captured atomic.Int64
+		for i, l := range links {
+			src, err := capture.Open(capture.Options{Iface: l.Iface.Name, Promiscuous: cfg.Interfaces[i].Promiscuous})
+			if err != nil {
+				return fmt.Errorf("capture on %s: %w", l.Iface.Name, err)
+			}
+			captured.Add(1)
+			g.Go(func() error {
+				defer src.Close()
+				_, err := capture.Run(ctx, src, reg, func(ob probes.Observation) {
+					enf.Activity()
+					pipe.Sink(ob)
+				}, log)
+				captured.Add(-1)
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("capture on %s stopped: %w", l.Iface.Name, err)
+			})
+		}
+		wd.Register("capture", func() error {
+			if captured.Load() < int64(len(links)) {
+				return errors.New("a capture loop has stopped")
+			}
+			return nil
+		})
+		if active {
+			s := &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links,
+				Sink:        func(ob probes.Observation) { enf.Activity(); pipe.Sink(ob) },
+				Concurrency: cfg.Probing.Concurrency, PerHost: cfg.Probing.PerHost, Timeout: cfg.Probing.Timeout,
+				Discovery: cfg.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(cfg.Probing.RatePPS), cfg.Probing.RatePPS),
+				Log: log, Target: targetFrom(inv)}
+			pipe.OnNew = func(d inventory.Device) { s.Enqueue(d.MAC) }
+			g.Go(func() error {
+				s.Sweep(ctx)
+				return s.Run(ctx, cfg.Probing.SweepInterval)
+			})
+		} else {
+			log.Info("active probing off: " + why)
+		}
+		enf.SetHealth(enforce.HealthOK)
+	}
+	if err := wd.Ready(); err != nil {
+		log.Warn("watchdog ready", "err", err)
+	}
+	g.Go(func() error { return wd.Run(ctx) })
+	g.Go(func() error { return stateLoop(ctx, cfg.StateDir, rep, status, pipe, enf, o.View, log) })
+	log.Info("camwarden running", "version", buildinfo.Version, "interfaces", len(cfg.Interfaces), "active", active)
+	err = g.Wait()
+	log.Info("camwarden stopping")
+	return err
+}
+
+func flushLoop(ctx context.Context, inv *inventory.Inventory, log *slog.Logger) error {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := inv.Flush(); err != nil {
+				log.Error("inventory flush", "err", err)
+			}
+		}
+	}
+}

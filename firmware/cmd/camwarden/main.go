@@ -1,0 +1,347 @@
+// Command camwarden is the appliance: `run` is the daemon, `survey` a
+// one-shot look at a VLAN, `analyze` reads a capture, `explain` says why a
+// device got its verdict, `status` reads the daemon's state. main only
+// parses flags and wires; the work is in firmware/app.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/camwarden/camwarden/board"
+	"github.com/camwarden/camwarden/firmware/app"
+	"github.com/camwarden/camwarden/firmware/buildinfo"
+	"github.com/camwarden/camwarden/firmware/config"
+	"github.com/camwarden/camwarden/firmware/report"
+	"golang.org/x/term"
+)
+
+const defaultConfig = "/etc/camwarden/camwarden.yaml"
+
+type command struct {
+	usage string
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{
+	"run":        {"run the appliance daemon", cmdRun},
+	"survey":     {"identify every device on a VLAN now and print a table or JSON", cmdSurvey},
+	"analyze":    {"identify devices from a pcap/pcapng capture file, offline", cmdAnalyze},
+	"explain":    {"explain in plain words why a device got its verdict", cmdExplain},
+	"status":     {"print the running daemon's state", cmdStatus},
+	"board-test": {"cycle each LED (and the relay with --relay) on a real board", cmdBoardTest},
+	"config":     {"config sample | config check [-config FILE]", cmdConfig},
+	"version":    {"print the version", cmdVersion},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Main(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Main runs one subcommand and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "camwarden: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "camwarden %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "camwarden %s: finds and flags restricted CCTV equipment on a camera VLAN\n\nUsage: camwarden COMMAND [flags]\n\nCommands:\n", buildinfo.Version)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].usage)
+	}
+	fmt.Fprintln(w, "\nRun 'camwarden COMMAND -h' for a command's flags.")
+}
+
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("camwarden "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func logger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// loadConfig reads the file, or starts from defaults when the default path
+// does not exist (first boot); an explicitly named missing file is an error.
+func loadConfig(path string, explicit bool) (config.Config, bool, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !explicit {
+		c := config.Default()
+		return c, false, nil
+	}
+	c, err := config.Load(path)
+	return c, true, err
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", stderr)
+	cfgPath := fs.String("config", defaultConfig, "configuration file")
+	view := fs.Bool("view", false, "redraw the live inventory on the terminal (demo)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, found, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	if err != nil {
+		return err
+	}
+	log := logger(stderr, cfg.LogLevel)
+	if !found {
+		log.Warn("no configuration file; starting unconfigured with defaults", "path", *cfgPath,
+			"hint", "camwarden config sample > "+*cfgPath+" and name the camera interface")
+		if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+			// First boot without the package's state directory: keep going in memory.
+			cfg.StateDir, _ = os.MkdirTemp("", "camwarden-state-")
+		}
+	}
+	o := app.RunOptions{Log: log}
+	if *view {
+		// The view owns the terminal: the console board logs its changes as
+		// lines on stderr, and Enter on stdin is the acknowledge button.
+		o.View = stdout
+		o.BoardIO = app.BoardIO{Out: stderr, In: os.Stdin, Lines: true}
+	}
+	return app.Run(ctx, cfg, o)
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
+
+func cmdSurvey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("survey", stderr)
+	iface := fs.String("iface", "", "interface on the camera VLAN (required)")
+	subnet := fs.String("subnet", "", "CIDR(s) to sweep, comma separated (default: the interface's subnet)")
+	dur := fs.Duration("duration", 30*time.Second, "upper bound; the survey ends once every device is probed")
+	passive := fs.Bool("passive", false, "listen only for the whole duration, send nothing")
+	asJSON := fs.Bool("json", false, "print the survey JSON instead of a table")
+	cfgPath := fs.String("config", defaultConfig, "configuration file for probe settings and credentials (optional)")
+	verbose := fs.Bool("v", false, "log probe details to stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *iface == "" {
+		return errors.New("--iface is required: name the interface on the camera VLAN (camwarden never probes a network nobody named)")
+	}
+	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	if err != nil {
+		return err
+	}
+	var subnets []string
+	if *subnet != "" {
+		subnets = strings.Split(*subnet, ",")
+		c := config.Default()
+		c.Interfaces = []config.Interface{{Name: *iface, Subnets: subnets}}
+		if err := c.Validate(); err != nil {
+			return fmt.Errorf("--subnet: %w", err)
+		}
+	}
+	pol, err := app.PolicyFromConfig(cfg.Policy)
+	if err != nil {
+		return err
+	}
+	level := "warn"
+	if *verbose {
+		level = "debug"
+	}
+	o := app.SurveyOptions{Iface: *iface, Subnets: subnets, Duration: *dur, Passive: *passive, Probing: cfg.Probing,
+		Policy: pol, Log: logger(stderr, level)}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.Progress = stderr
+	}
+	devs, err := app.Survey(ctx, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return app.WriteJSON(stdout, devs)
+	}
+	return app.WriteTable(stdout, devs)
+}
+
+func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("analyze", stderr)
+	asJSON := fs.Bool("json", false, "print the survey JSON instead of a table")
+	cfgPath := fs.String("config", defaultConfig, "configuration file for the policy (optional)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: camwarden analyze [--json] FILE.pcap")
+	}
+	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	if err != nil {
+		return err
+	}
+	pol, err := app.PolicyFromConfig(cfg.Policy)
+	if err != nil {
+		return err
+	}
+	devs, err := app.Analyze(ctx, fs.Arg(0), pol, logger(stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return app.WriteJSON(stdout, devs)
+	}
+	return app.WriteTable(stdout, devs)
+}
+
+func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("explain", stderr)
+	from := fs.String("from", "", "a survey/analyze JSON file (default: the running daemon's state)")
+	cfgPath := fs.String("config", defaultConfig, "configuration file (for state_dir)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: camwarden explain [--from survey.json] MAC|IP")
+	}
+	var devs []report.Device
+	if *from != "" {
+		f, err := os.Open(*from)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if devs, err = app.ReadJSON(f); err != nil {
+			return fmt.Errorf("%s: %w", *from, err)
+		}
+	} else {
+		cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+		if err != nil {
+			return err
+		}
+		snap, err := app.ReadSnapshot(cfg.StateDir)
+		if err != nil {
+			return err
+		}
+		devs = snap.Devices
+	}
+	want := strings.ToLower(fs.Arg(0))
+	for _, d := range devs {
+		if strings.ToLower(d.MAC) == want || d.IP == want {
+			return app.Explain(stdout, d)
+		}
+	}
+	return fmt.Errorf("no device %s among %d known devices", fs.Arg(0), len(devs))
+}
+
+func cmdStatus(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", stderr)
+	cfgPath := fs.String("config", defaultConfig, "configuration file (for state_dir)")
+	asJSON := fs.Bool("json", false, "print the raw state snapshot")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	if err != nil {
+		return err
+	}
+	snap, err := app.ReadSnapshot(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(snap)
+	}
+	return app.WriteStatus(stdout, app.ApplianceID(cfg), snap)
+}
+
+func cmdBoardTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("board-test", stderr)
+	cfgPath := fs.String("config", defaultConfig, "configuration file (board section)")
+	relay := fs.Bool("relay", false, "also click the relay (cuts the uplink briefly!)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	if err != nil {
+		return err
+	}
+	b, err := app.OpenBoard(cfg.Board, app.BoardIO{Out: stdout}, logger(stderr, "warn"))
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return board.SelfTest(ctx, b, *relay, stdout)
+}
+
+func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: camwarden config sample | camwarden config check [-config FILE]")
+	}
+	switch args[0] {
+	case "sample":
+		_, err := stdout.Write(config.Sample())
+		return err
+	case "check":
+		fs := newFlags("config check", stderr)
+		cfgPath := fs.String("config", defaultConfig, "configuration file")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		c, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		active, why := c.Active()
+		fmt.Fprintf(stdout, "%s: valid\n", *cfgPath)
+		if !active {
+			fmt.Fprintf(stdout, "note: no active probing: %s\n", why)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown config subcommand %q (want sample or check)", args[0])
+}
+
+func cmdVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	fmt.Fprintln(stdout, "camwarden", buildinfo.Version)
+	return nil
+}

@@ -17,17 +17,19 @@ import (
 // the device shows on the wire. A nil section means the device does not speak
 // that protocol.
 type Profile struct {
-	Name        string `yaml:"name"`         // profile id, e.g. "hikvision"
-	Description string `yaml:"description"`  // one line for humans
-	Maker       string `yaml:"maker"`        // canonical maker id; "" when no maker can be named
-	Brand       string `yaml:"brand"`        // label on the box when it differs from the maker
-	Flagged     bool   `yaml:"flagged"`      // expected under the default policy
-	Model       string `yaml:"model"`        // model as the device reports it
-	Serial      string `yaml:"serial"`       // serial as the device reports it
-	Firmware    string `yaml:"firmware"`     // firmware version string
-	OUI         string `yaml:"oui"`          // "44:19:B6": MACs the lab gives this profile start with it
-	Hostname    string `yaml:"hostname"`     // DHCP option 12
-	VendorClass string `yaml:"vendor_class"` // DHCP option 60
+	Name        string `yaml:"name"`        // profile id, e.g. "hikvision"
+	Description string `yaml:"description"` // one line for humans
+	Maker       string `yaml:"maker"`       // canonical maker id; "" when no maker can be named
+	Brand       string `yaml:"brand"`       // label on the box when it differs from the maker
+	Flagged     bool   `yaml:"flagged"`     // expected under the default policy
+	// Components are restricted parts the verdict should name (ground truth).
+	Components  []string `yaml:"components"`
+	Model       string   `yaml:"model"`        // model as the device reports it
+	Serial      string   `yaml:"serial"`       // serial as the device reports it
+	Firmware    string   `yaml:"firmware"`     // firmware version string
+	OUI         string   `yaml:"oui"`          // "44:19:B6": MACs the lab gives this profile start with it
+	Hostname    string   `yaml:"hostname"`     // DHCP option 12
+	VendorClass string   `yaml:"vendor_class"` // DHCP option 60
 
 	HTTP  *HTTPProfile  `yaml:"http"`
 	HTTPS *HTTPProfile  `yaml:"https"` // served over TLS with a certificate built from TLS

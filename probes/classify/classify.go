@@ -205,6 +205,12 @@ func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(p
 	if len(cands) == 0 {
 		for _, h := range makerless {
 			v.Evidence = append(v.Evidence, evidenceOf(h, ""))
+			// With no maker to name, the confidence is that of the strongest
+			// component claim: a white-label box on HiSilicon reference
+			// firmware must still be flaggable by component.
+			if h.r.Component != "" && h.r.strength > v.Confidence {
+				v.Confidence = h.r.strength
+			}
 		}
 		if hasOUI {
 			v.Evidence = append(v.Evidence, unmappedOUI(entry))

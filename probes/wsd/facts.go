@@ -42,7 +42,7 @@ func (e Endpoint) Facts() []probes.Fact {
 			}
 		}
 	}
-	if mac == "" {
+	if mac == "" && e.isNVT() {
 		mac = uuidTailMAC(e.Address)
 	}
 	add("wsd.mac", mac)
@@ -50,6 +50,18 @@ func (e Endpoint) Facts() []probes.Fact {
 		add("wsd.xaddr", x)
 	}
 	return fs
+}
+
+// isNVT says whether the endpoint claims to be an ONVIF camera. Only then
+// is its UUID tail read as a MAC: PCs (wsdd, Windows) use name-based or
+// random UUIDs whose last 12 digits mean nothing.
+func (e Endpoint) isNVT() bool {
+	for _, t := range e.Types {
+		if strings.HasSuffix(t, "NetworkVideoTransmitter") {
+			return true
+		}
+	}
+	return false
 }
 
 // onvifScopeValue splits onvif://www.onvif.org/<kind>/<value> and returns
@@ -89,8 +101,8 @@ func normMAC(s string) string {
 // uuidTailMAC returns the last 12 hex digits of an endpoint address as a
 // MAC when they look like one: Hikvision (and several OEM firmwares) end the
 // endpoint UUID in the device MAC. Random UUIDs also end in 12 hex digits,
-// so only unicast, non-zero values are taken, and the fact stays a claim for
-// classify to check against the MAC seen on the wire.
+// so only unicast, non-zero values of cameras are taken, and the fact stays
+// a claim for classify to check against the MAC seen on the wire.
 func uuidTailMAC(addr string) string {
 	i := strings.LastIndexAny(addr, "-:")
 	if i < 0 || len(addr)-i-1 != 12 {

@@ -217,28 +217,31 @@ func esc(s string) string {
 }
 
 // envelope writes the SOAP 1.2 envelope around header fields and body.
-// extraNS declares prefixes used inside QName text (Types).
+// extraNS declares prefixes used inside QName text (Types). The prefixes
+// (soap, wsa, wsd) and the attribute-free <wsa:Action> are what Windows
+// sends; naive string-matching responders (wsdd2, some camera firmwares)
+// only recognise that exact form.
 func envelope(action, msgID, relatesTo, to string, extraNS map[string]string, appSeq string, body string) []byte {
 	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>`)
-	b.WriteString(`<s:Envelope xmlns:s="` + NSSOAP12 + `" xmlns:a="` + NSAddr + `" xmlns:d="` + NSDiscovery + `"`)
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>`)
+	b.WriteString(`<soap:Envelope xmlns:soap="` + NSSOAP12 + `" xmlns:wsa="` + NSAddr + `" xmlns:wsd="` + NSDiscovery + `"`)
 	for _, p := range sortedKeys(extraNS) {
 		b.WriteString(` xmlns:` + p + `="` + esc(extraNS[p]) + `"`)
 	}
-	b.WriteString(`><s:Header>`)
-	b.WriteString(`<a:Action s:mustUnderstand="1">` + esc(action) + `</a:Action>`)
-	b.WriteString(`<a:MessageID>` + esc(msgID) + `</a:MessageID>`)
+	b.WriteString(`><soap:Header>`)
+	b.WriteString(`<wsa:To>` + esc(to) + `</wsa:To>`)
+	b.WriteString(`<wsa:Action>` + esc(action) + `</wsa:Action>`)
+	b.WriteString(`<wsa:MessageID>` + esc(msgID) + `</wsa:MessageID>`)
 	if relatesTo != "" {
-		b.WriteString(`<a:RelatesTo>` + esc(relatesTo) + `</a:RelatesTo>`)
+		b.WriteString(`<wsa:RelatesTo>` + esc(relatesTo) + `</wsa:RelatesTo>`)
 	}
 	if action == ActionProbe {
-		b.WriteString(`<a:ReplyTo><a:Address>` + Anonymous + `</a:Address></a:ReplyTo>`)
+		b.WriteString(`<wsa:ReplyTo><wsa:Address>` + Anonymous + `</wsa:Address></wsa:ReplyTo>`)
 	}
-	b.WriteString(`<a:To s:mustUnderstand="1">` + esc(to) + `</a:To>`)
 	b.WriteString(appSeq)
-	b.WriteString(`</s:Header><s:Body>`)
+	b.WriteString(`</soap:Header><soap:Body>`)
 	b.WriteString(body)
-	b.WriteString(`</s:Body></s:Envelope>`)
+	b.WriteString(`</soap:Body></soap:Envelope>`)
 	return []byte(b.String())
 }
 
@@ -285,9 +288,9 @@ func qnames(types []xml.Name, ns map[string]string) string {
 // Probe, which asks every target to answer).
 func BuildProbe(msgID string, types ...xml.Name) []byte {
 	ns := map[string]string{}
-	body := `<d:Probe/>`
+	body := `<wsd:Probe/>`
 	if len(types) > 0 {
-		body = `<d:Probe><d:Types>` + esc(qnames(types, ns)) + `</d:Types></d:Probe>`
+		body = `<wsd:Probe><wsd:Types>` + esc(qnames(types, ns)) + `</wsd:Types></wsd:Probe>`
 	}
 	return envelope(ActionProbe, msgID, "", DiscoveryURN, ns, "", body)
 }
@@ -305,22 +308,22 @@ type Target struct {
 
 func (t Target) body(withTypes bool) string {
 	var b strings.Builder
-	b.WriteString(`<a:EndpointReference><a:Address>` + esc(t.Address) + `</a:Address></a:EndpointReference>`)
+	b.WriteString(`<wsa:EndpointReference><wsa:Address>` + esc(t.Address) + `</wsa:Address></wsa:EndpointReference>`)
 	if withTypes && t.Types != "" {
-		b.WriteString(`<d:Types>` + esc(t.Types) + `</d:Types>`)
+		b.WriteString(`<wsd:Types>` + esc(t.Types) + `</wsd:Types>`)
 	}
 	if withTypes && len(t.Scopes) > 0 {
-		b.WriteString(`<d:Scopes>` + esc(strings.Join(t.Scopes, " ")) + `</d:Scopes>`)
+		b.WriteString(`<wsd:Scopes>` + esc(strings.Join(t.Scopes, " ")) + `</wsd:Scopes>`)
 	}
 	if withTypes && len(t.XAddrs) > 0 {
-		b.WriteString(`<d:XAddrs>` + esc(strings.Join(t.XAddrs, " ")) + `</d:XAddrs>`)
+		b.WriteString(`<wsd:XAddrs>` + esc(strings.Join(t.XAddrs, " ")) + `</wsd:XAddrs>`)
 	}
-	b.WriteString(fmt.Sprintf(`<d:MetadataVersion>%d</d:MetadataVersion>`, t.MetadataVersion))
+	b.WriteString(fmt.Sprintf(`<wsd:MetadataVersion>%d</wsd:MetadataVersion>`, t.MetadataVersion))
 	return b.String()
 }
 
 func appSequence(instance uint32, n uint64) string {
-	return fmt.Sprintf(`<d:AppSequence InstanceId="%d" MessageNumber="%d"/>`, instance, n)
+	return fmt.Sprintf(`<wsd:AppSequence InstanceId="%d" MessageNumber="%d"/>`, instance, n)
 }
 
 // Sequence numbers a responder's announcements (AppSequence).
@@ -340,15 +343,15 @@ func (s *Sequence) next() string {
 // BuildProbeMatches answers the Probe with MessageID relatesTo.
 func BuildProbeMatches(msgID, relatesTo string, seq *Sequence, t Target) []byte {
 	return envelope(ActionProbeMatches, msgID, relatesTo, Anonymous, knownPrefixes, seq.next(),
-		`<d:ProbeMatches><d:ProbeMatch>`+t.body(true)+`</d:ProbeMatch></d:ProbeMatches>`)
+		`<wsd:ProbeMatches><wsd:ProbeMatch>`+t.body(true)+`</wsd:ProbeMatch></wsd:ProbeMatches>`)
 }
 
 // BuildHello announces t on the multicast group.
 func BuildHello(msgID string, seq *Sequence, t Target) []byte {
-	return envelope(ActionHello, msgID, "", DiscoveryURN, knownPrefixes, seq.next(), `<d:Hello>`+t.body(true)+`</d:Hello>`)
+	return envelope(ActionHello, msgID, "", DiscoveryURN, knownPrefixes, seq.next(), `<wsd:Hello>`+t.body(true)+`</wsd:Hello>`)
 }
 
 // BuildBye announces that t is leaving.
 func BuildBye(msgID string, seq *Sequence, t Target) []byte {
-	return envelope(ActionBye, msgID, "", DiscoveryURN, knownPrefixes, seq.next(), `<d:Bye>`+t.body(false)+`</d:Bye>`)
+	return envelope(ActionBye, msgID, "", DiscoveryURN, knownPrefixes, seq.next(), `<wsd:Bye>`+t.body(false)+`</wsd:Bye>`)
 }

@@ -104,7 +104,7 @@ func TestBuildProbeRoundTrip(t *testing.T) {
 	if m.Kind != KindProbe || m.MessageID != "urn:uuid:1" || !slices.Equal(m.ProbeTypes, []xml.Name{TypeNVT}) {
 		t.Fatalf("got %+v", m)
 	}
-	if !strings.Contains(string(b), `<d:Types>dn:NetworkVideoTransmitter</d:Types>`) {
+	if !strings.Contains(string(b), `<wsd:Types>dn:NetworkVideoTransmitter</wsd:Types>`) {
 		t.Errorf("typed probe should use the dn prefix ONVIF devices expect: %s", b)
 	}
 	// wsdd compares the Types text literally with "wsdp:Device".
@@ -393,3 +393,32 @@ func TestDecoder(t *testing.T) {
 }
 
 func readGolden(name string) ([]byte, error) { return os.ReadFile("testdata/" + name) }
+
+// Captured from Debian's wsdd 0.7.0 and wsdd2 1.8.7 in the namespace lab:
+// real non-camera WS-Discovery hosts.
+func TestParseRealPeers(t *testing.T) {
+	for _, c := range []struct {
+		file  string
+		kind  Kind
+		xaddr bool
+	}{
+		{"wsdd_probematch.xml", KindProbeMatches, false}, // wsdd 0.7 puts XAddrs only in Hello/ResolveMatch
+		{"wsdd_hello.xml", KindHello, true},
+		{"wsdd2_probematch.xml", KindProbeMatches, true},
+	} {
+		m, err := Parse(golden(t, c.file))
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		if m.Kind != c.kind || len(m.Endpoints) != 1 {
+			t.Fatalf("%s: %+v", c.file, m)
+		}
+		f := factMap(m.Endpoints[0].Facts())
+		if f["wsd.mac"] != nil || f["wsd.name"] != nil || (len(f["wsd.xaddr"]) == 1) != c.xaddr {
+			t.Errorf("%s: facts %v", c.file, f)
+		}
+		if c.kind == KindProbeMatches && !slices.Contains(m.Endpoints[0].TypeNames, TypeComputer) {
+			t.Errorf("%s: types %v, want pub:Computer", c.file, m.Endpoints[0].TypeNames)
+		}
+	}
+}

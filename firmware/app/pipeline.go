@@ -242,23 +242,23 @@ func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, prese
 	p.seen[d.MAC] = present
 	p.mu.Unlock()
 
+	// device_new goes out before anything the enforcer says about the
+	// device, so consumers meet a device before its flag.
+	if isNew && p.Reporter != nil {
+		p.event(ctx, report.EvtDeviceNew, view)
+	}
 	if p.Enforcer != nil {
+		// The enforcer reports device_flagged itself, with its reason.
 		v := p.Classify(d.HardwareAddr(), d.ProbeFacts())
 		p.Enforcer.Update(enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, present)
 	}
-	if p.Reporter == nil {
-		return
-	}
-	if had && sameView(prev, view) {
+	if p.Reporter == nil || (had && sameView(prev, view)) {
 		return
 	}
 	if err := p.Reporter.Device(ctx, view); err != nil {
 		p.Log.Warn("report device", "mac", d.MAC, "err", err)
 	}
-	if isNew {
-		p.event(ctx, report.EvtDeviceNew, view)
-	}
-	if view.Flagged && (!had || !prev.Flagged || prev.Action != view.Action) {
+	if p.Enforcer == nil && view.Flagged && (!had || !prev.Flagged || prev.Action != view.Action) {
 		p.event(ctx, report.EvtDeviceFlagged, view)
 	}
 }

@@ -79,7 +79,10 @@ func camObs(c *clock, probe string, kv ...string) probes.Observation {
 
 func TestPipelineReportsChangesOnceAndFlags(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	p, rec, enf := newTestPipeline(t, c)
+	p, rec, _ := newTestPipeline(t, c)
+	// Without an enforcer the pipeline reports device_flagged itself.
+	p.Enforcer = nil
+	p.SetPolicy(enforce.DefaultPolicy())
 	var newHosts []string
 	p.OnNew = func(d inventory.Device) { newHosts = append(newHosts, d.MAC) }
 	ctx := context.Background()
@@ -114,7 +117,7 @@ func TestPipelineReportsChangesOnceAndFlags(t *testing.T) {
 	// A policy that isolates Hikvision changes the action: re-reported and re-flagged.
 	pol := enforce.DefaultPolicy()
 	pol.Actions = map[string]enforce.Action{"hikvision": enforce.ActionIsolate}
-	enf.policy = pol
+	p.SetPolicy(pol)
 	p.Republish(ctx)
 	if last := rec.Devices[len(rec.Devices)-1]; last.Action != "isolate" {
 		t.Fatalf("policy change not applied: %+v", last)

@@ -23,11 +23,6 @@ import (
 	"github.com/camwarden/camwarden/probes/xm"
 )
 
-// ProbeNames lists every probe name the appliance knows, for config
-// validation and `probing.disabled`.
-var ProbeNames = []string{"arp", "dhcp", "dhip", "dvrip", "http", "https", "ipv6", "lldp", "mdns", "onvif", "rtsp",
-	"sadp", "ssdp", "tcpbanner", "wsd", "xm"}
-
 // Registry builds the probes the appliance runs from the probing settings:
 // every passive decoder, and the active discoverers and probers that are
 // not disabled. The ARP sweep runs first in a sweep (see Scheduler.Sweep).

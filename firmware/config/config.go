@@ -144,13 +144,17 @@ type Watchdog struct {
 	Hardware string `yaml:"hardware"` // e.g. /dev/watchdog; "" = not used
 }
 
+// ProbeNames lists every probe, for probing.disabled.
+var ProbeNames = []string{"arp", "dhcp", "dhip", "dvrip", "http", "https", "ipv6", "lldp", "mdns", "onvif", "rtsp",
+	"sadp", "ssdp", "tcpbanner", "wsd", "xm"}
+
 // Default returns the configuration used for every field the file leaves out.
 func Default() Config {
 	return Config{
 		StateDir: "/var/lib/camwarden",
 		LogLevel: "info",
 		Probing: Probing{
-			SweepInterval: 15 * time.Minute,
+			SweepInterval: 5 * time.Minute,
 			Concurrency:   32,
 			PerHost:       4,
 			RatePPS:       500,
@@ -273,6 +277,11 @@ func (c *Config) Validate() error {
 	if p.SweepInterval < 0 || (p.SweepInterval > 0 && p.SweepInterval < 10*time.Second) {
 		bad("probing.sweep_interval", p.SweepInterval, "want 0 (only at start) or at least 10s")
 	}
+	for i, name := range p.Disabled {
+		if !slices.Contains(ProbeNames, name) {
+			bad(fmt.Sprintf("probing.disabled[%d]", i), name, "unknown probe (have %s)", strings.Join(ProbeNames, ", "))
+		}
+	}
 	for i, cr := range p.ONVIF {
 		if cr.User == "" {
 			bad(fmt.Sprintf("probing.onvif_credentials[%d].user", i), "", "must be set")
@@ -347,6 +356,9 @@ func (c *Config) Validate() error {
 	}
 	if inv.GoneAfter <= 0 || inv.GoneAfter > inv.ForgetAfter {
 		bad("inventory.gone_after", inv.GoneAfter, "want more than 0 and at most forget_after")
+	}
+	if p.SweepInterval > 0 && inv.GoneAfter <= p.SweepInterval && !p.PassiveOnly {
+		bad("inventory.gone_after", inv.GoneAfter, "must be longer than probing.sweep_interval (%s), or a quiet camera that is still there counts as gone between sweeps", p.SweepInterval)
 	}
 	m := c.MQTT
 	if m.Broker != "" {

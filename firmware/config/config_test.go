@@ -40,6 +40,8 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{"probing: {rate_pps: 0}", "probing.rate_pps", "0"},
 		{"mqtt: {broker: 'http://x'}", "mqtt.broker", "http://x"},
 		{"appliance_id: 'a/b'", "appliance_id", "a/b"},
+		{"probing: {disabled: [telnet]}", "probing.disabled[0]", "telnet"},
+		{"probing: {sweep_interval: 20m}", "inventory.gone_after", "10m0s"},
 	}
 	for _, tc := range cases {
 		_, err := Parse([]byte(tc.yaml))

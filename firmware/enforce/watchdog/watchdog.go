@@ -59,6 +59,9 @@ type Watchdog struct {
 	log      *slog.Logger
 	dev      *os.File
 
+	kickMu sync.Mutex // orders keepalives against Close
+	closed bool
+
 	mu      sync.Mutex
 	checks  map[string]Check
 	failing map[string]string // check name → last error, to log changes only
@@ -139,6 +142,13 @@ func (w *Watchdog) Healthy() error {
 // Kick sends one keepalive if every check passes and reports why not
 // otherwise.
 func (w *Watchdog) Kick() error {
+	w.kickMu.Lock()
+	defer w.kickMu.Unlock()
+	if w.closed {
+		// A keepalive after STOPPING=1 would tell systemd we are still
+		// running normally.
+		return errors.New("watchdog: closed")
+	}
 	if err := w.Healthy(); err != nil {
 		return fmt.Errorf("watchdog: unhealthy: %w", err)
 	}
@@ -173,6 +183,12 @@ func (w *Watchdog) Run(ctx context.Context) error {
 // the magic close character, so a deliberate stop does not reboot the box.
 // A crash never reaches Close, and the hardware then reboots as intended.
 func (w *Watchdog) Close() error {
+	w.kickMu.Lock()
+	defer w.kickMu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
 	_, nerr := w.notify(daemon.SdNotifyStopping)
 	if w.dev == nil {
 		return nerr

@@ -69,7 +69,8 @@ func TestKeepaliveOnlyWhileHealthy(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go w.Run(ctx)
+	ran := make(chan struct{})
+	go func() { w.Run(ctx); close(ran) }()
 
 	// Healthy: the loop keeps turning.
 	stop := make(chan struct{})
@@ -84,7 +85,7 @@ func TestKeepaliveOnlyWhileHealthy(t *testing.T) {
 		}
 	}()
 	m := recv(sock, 200*time.Millisecond)
-	if len(m) < 5 || m[0] != "WATCHDOG=1" {
+	if len(m) < 3 || m[0] != "WATCHDOG=1" { // ~10 expected; slack for loaded CI
 		t.Fatalf("healthy keepalives: %q", m)
 	}
 	// The enforcement loop hangs: keepalives stop once the deadline passes.
@@ -107,10 +108,12 @@ func TestKeepaliveOnlyWhileHealthy(t *testing.T) {
 	if m := recv(sock, 100*time.Millisecond); len(m) == 0 {
 		t.Fatal("no keepalives after recovery")
 	}
-	cancel()
+	// Close while Run may still be mid-kick: nothing may follow STOPPING=1.
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	cancel()
+	<-ran
 	if m := recv(sock, 50*time.Millisecond); len(m) == 0 || m[len(m)-1] != "STOPPING=1" {
 		t.Fatalf("close: %q", m)
 	}

@@ -77,7 +77,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 		newUUID = NewUUID
 	}
 	uuid := newUUID()
-	c := newCollector(uuid, emit, log, nil)
+	c := newCollector(uuid, emit, log, inSubnets(l))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -226,4 +226,21 @@ func orDefaultInt(n, def int) int {
 		return def
 	}
 	return min(n, 10) // bounded whatever the config says
+}
+
+// inSubnets accepts answers only from the link's subnets (any source when
+// the link names none): the group socket hears the whole segment, and
+// what is outside the subnets is not ours to report.
+func inSubnets(l probes.Link) func(netip.Addr) bool {
+	if len(l.Subnets) == 0 {
+		return nil
+	}
+	return func(a netip.Addr) bool {
+		for _, p := range l.Subnets {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
 }

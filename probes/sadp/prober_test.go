@@ -218,3 +218,20 @@ func mustRead(name string) []byte {
 	}
 	return b
 }
+
+// The Discoverer reports only hosts inside the link's subnets. Aimed at a
+// loopback responder (Group set to its unicast address) it shows both sides.
+func TestDiscovererSubnetFilter(t *testing.T) {
+	port := startResponder(t, &Responder{Reply: hikReply()})
+	for subnet, want := range map[string]int{"127.0.0.0/8": 1, "198.18.0.0/15": 0} {
+		emit, got := collectObs()
+		d := &Discoverer{Group: net.IPv4(127, 0, 0, 1), Port: port, NoGroupListen: true, Timeout: 300 * time.Millisecond}
+		l := probes.Link{Addr: loopback, Subnets: []netip.Prefix{netip.MustParsePrefix(subnet)}}
+		if err := d.Discover(context.Background(), l, emit); err != nil {
+			t.Fatal(err)
+		}
+		if len(got()) != want {
+			t.Errorf("subnet %s: %d observations, want %d", subnet, len(got()), want)
+		}
+	}
+}

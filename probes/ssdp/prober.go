@@ -144,7 +144,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	dst := &net.UDPAddr{IP: group, Port: port}
 	host := net.JoinHostPort(group.String(), strconv.Itoa(port))
 	msgs := [][]byte{BuildMSearch(host, STAll, true), BuildMSearch(host, STRoot, true)}
-	r := newRun(d.Options, nil)
+	r := newRun(d.Options, inSubnets(l))
 	serr := r.exchange(ctx, conn, dst, msgs)
 	r.emitAll(ctx, emit)
 	if serr != nil {
@@ -407,4 +407,21 @@ func orDefaultInt(n, def int) int {
 		return def
 	}
 	return min(n, 10)
+}
+
+// inSubnets accepts answers only from the link's subnets (any source when
+// the link names none): the group socket hears the whole segment, and
+// what is outside the subnets is not ours to report.
+func inSubnets(l probes.Link) func(netip.Addr) bool {
+	if len(l.Subnets) == 0 {
+		return nil
+	}
+	return func(a netip.Addr) bool {
+		for _, p := range l.Subnets {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
 }

@@ -237,6 +237,18 @@ func (l *led) show(elapsed time.Duration) error {
 func (b *Board) refresh(now time.Time) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.refreshLocked(now)
+}
+
+// refreshNow reads the clock under the lock, so a refresh can never write
+// levels older than ones another caller already wrote.
+func (b *Board) refreshNow() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.refreshLocked(b.now())
+}
+
+func (b *Board) refreshLocked(now time.Time) time.Duration {
 	elapsed := now.Sub(b.epoch)
 	var next time.Duration
 	for _, l := range b.leds {
@@ -256,7 +268,7 @@ func (b *Board) blinkLoop() {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		next := b.refresh(b.now())
+		next := b.refreshNow()
 		var tc <-chan time.Time
 		if next > 0 {
 			t.Reset(next)

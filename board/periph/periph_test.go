@@ -199,7 +199,12 @@ func TestBlinkPhasesInjectedClock(t *testing.T) {
 		{999 * time.Millisecond, gpio.Low, gpio.Low, time.Millisecond},
 		{1000 * time.Millisecond, gpio.High, gpio.High, 125 * time.Millisecond},
 	} {
-		next := b.refresh(epoch.Add(tc.at))
+		// Move the injected clock too: the blink goroutine reads it and
+		// must agree with what this test drives.
+		mu.Lock()
+		now = epoch.Add(tc.at)
+		mu.Unlock()
+		next := b.refresh(clk())
 		if level(rs["S"]) != tc.slow || level(rs["F"]) != tc.fast || next != tc.next {
 			t.Errorf("at %v: slow %v fast %v next %v; want %v %v %v", tc.at,
 				level(rs["S"]), level(rs["F"]), next, tc.slow, tc.fast, tc.next)
@@ -207,7 +212,10 @@ func TestBlinkPhasesInjectedClock(t *testing.T) {
 	}
 	b.LED(board.LEDAlert).Set(board.Off)
 	b.LED(board.LEDUplink).Set(board.On)
-	if next := b.refresh(epoch.Add(3 * time.Second)); next != 0 {
+	mu.Lock()
+	now = epoch.Add(3 * time.Second)
+	mu.Unlock()
+	if next := b.refresh(clk()); next != 0 {
 		t.Errorf("nothing blinks but next toggle in %v", next)
 	}
 }

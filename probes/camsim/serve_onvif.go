@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/camwarden/camwarden/probes/onvif"
 )
@@ -109,7 +110,7 @@ func serveONVIF(ctx context.Context, p *Profile, h Host, log *slog.Logger) error
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/onvif/", ONVIFHandler(p, h))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * 1e9, MaxHeaderBytes: 16 << 10}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 16 << 10}
 	stop := context.AfterFunc(ctx, func() { srv.Close() })
 	defer stop()
 	log.Debug("serving", "addr", ln.Addr(), "path", onvifPath(p))

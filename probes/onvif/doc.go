@@ -14,7 +14,9 @@
 // follow redirects or XAddrs to any host but the target's own address; read
 // unbounded responses (every call has a timeout and a size cap); decide
 // what a device is (it emits facts; probes/classify decides). Each
-// credential is tried at most once per device and probe run, because
+// credential is tried at most once per authentication method (HTTP Digest
+// when challenged, WS-UsernameToken) per device and probe run, and a device
+// that refused them all is not asked again with credentials, because
 // cameras lock accounts after a few failures.
 //
 // github.com/use-go/onvif is deliberately not used: it is only served at

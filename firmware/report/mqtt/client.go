@@ -297,7 +297,7 @@ func (c *Client) serve(pc paho.Client, session uint64, lost chan struct{}) {
 	}()
 	for suffix, h := range subs {
 		if err := c.subscribe(pc, suffix, h); err != nil {
-			c.log.Error("mqtt: resubscribe", "topic", c.prefix+suffix, "err", err)
+			c.log.Error("mqtt: resubscribe", "topic", c.topicFor(suffix), "err", err)
 		}
 	}
 	c.drain(pc, session, lost)
@@ -607,7 +607,7 @@ func (c *Client) Subscribe(topicSuffix string, handler func(topic string, payloa
 }
 
 func (c *Client) subscribe(pc paho.Client, suffix string, h func(string, []byte)) error {
-	topic := c.prefix + suffix
+	topic := c.topicFor(suffix)
 	tok := pc.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) {
 		if len(m.Payload()) > MaxPayload {
 			c.log.Warn("mqtt: dropped oversized message", "topic", m.Topic(), "bytes", len(m.Payload()))

@@ -132,10 +132,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			cfg.StateDir, _ = os.MkdirTemp("", "camwarden-state-")
 		}
 	}
-	o := app.RunOptions{Log: log}
+	// On a console board (lab, demo) a line typed on stdin is a button
+	// press: Enter acknowledges. Under systemd stdin is /dev/null.
+	o := app.RunOptions{Log: log, BoardIO: app.BoardIO{Out: stdout, In: os.Stdin}}
 	if *view {
 		// The view owns the terminal: the console board logs its changes as
-		// lines on stderr, and Enter on stdin is the acknowledge button.
+		// lines on stderr instead.
 		o.View = stdout
 		o.BoardIO = app.BoardIO{Out: stderr, In: os.Stdin, Lines: true}
 	}

@@ -163,7 +163,9 @@ func TestRejections(t *testing.T) {
 		{"equal version, other content", f.signed(doc(5, func(d *policy.Document) { d.AutoRestore = true })), policy.CodeVersionConflict},
 		{"expired", f.signed(doc(6, func(d *policy.Document) { d.IssuedAt, d.ExpiresAt = t0.Add(-48*time.Hour), t0 })), policy.CodeExpired},
 		{"future dated", f.signed(doc(6, func(d *policy.Document) { d.IssuedAt = t0.Add(10 * time.Minute) })), policy.CodeFuture},
-		{"out of scope", f.signed(doc(6, func(d *policy.Document) { d.Scope = policy.Scope{Appliances: []string{"other"}, Sites: []string{"site9"}} })), policy.CodeOutOfScope},
+		{"out of scope", f.signed(doc(6, func(d *policy.Document) {
+			d.Scope = policy.Scope{Appliances: []string{"other"}, Sites: []string{"site9"}}
+		})), policy.CodeOutOfScope},
 		{"malformed envelope", []byte(`{"payload":`), policy.CodeMalformed},
 		{"malformed document", rawDoc([]byte(`{"type":"camwarden.policy/1","version":"six"}`)), policy.CodeMalformed},
 		{"bad action", f.signed(doc(6, func(d *policy.Document) { d.Actions["hikvision"] = "explode" })), policy.CodeMalformed},

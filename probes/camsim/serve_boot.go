@@ -41,14 +41,14 @@ func startBoot(ctx context.Context, p *Profile, h Host, log *slog.Logger) error 
 	if err != nil {
 		return fmt.Errorf("boot: %w", err)
 	}
+	if err := onOwnLink(ifi, h); err != nil {
+		return fmt.Errorf("boot: %w", err)
+	}
 	if len(ifi.HardwareAddr) != 6 {
 		// Loopback (camsim run --iface lo): no Ethernet to announce on.
 		log.Info("boot chatter skipped: interface has no Ethernet address", "iface", h.Iface)
 		<-ctx.Done()
 		return nil
-	}
-	if err := onOwnLink(ifi, h); err != nil {
-		return fmt.Errorf("boot: %w", err)
 	}
 	mac := h.MAC
 	if len(mac) != 6 {

@@ -60,6 +60,9 @@ func WriteTable(w io.Writer, devs []report.Device) error {
 		if maker == "" {
 			maker = "?"
 		}
+		if len(d.Components) > 0 {
+			maker += " [" + strings.Join(d.Components, ",") + "]"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.IP, d.MAC, maker, dash(d.Brand), dash(trunc(d.Model, 24)),
 			dash(trunc(d.Serial, 24)), d.Confidence, flag)
 	}

@@ -114,6 +114,12 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 		}
 	}
 	defer b.Close()
+	// The start-up sweep shows an installer every LED works. It runs before
+	// the enforcer takes the LEDs over and touches no relay; the persisted
+	// relay state is restored right after it, before anything probes.
+	if err := board.Sweep(ctx, b, board.SweepStep); err != nil {
+		log.Warn("LED sweep", "err", err)
+	}
 
 	rep := o.Reporter
 	if rep == nil {
@@ -165,6 +171,9 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return enf.Run(ctx) })
+	if c, ok := rep.(interface{ Connected() bool }); ok && cfg.MQTT.Broker != "" {
+		g.Go(func() error { return brokerLED(ctx, c, enf) })
+	}
 	g.Go(func() error { return pipe.Run(ctx, time.Second, cfg.Inventory.ForgetAfter) })
 	g.Go(func() error { return flushLoop(ctx, inv, log) })
 
@@ -254,6 +263,24 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 	err = g.Wait()
 	log.Info("camwarden stopping")
 	return err
+}
+
+// brokerLED keeps the broker LED on while connected, slow while trying.
+func brokerLED(ctx context.Context, c interface{ Connected() bool }, enf *enforce.Enforcer) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if c.Connected() {
+			enf.SetBroker(enforce.BrokerConnected)
+		} else {
+			enf.SetBroker(enforce.BrokerConnecting)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 func flushLoop(ctx context.Context, inv *inventory.Inventory, log *slog.Logger) error {

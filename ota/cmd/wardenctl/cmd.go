@@ -52,6 +52,9 @@ func runCmdSend(ctx context.Context, args []string, out io.Writer) error {
 	name := fs.Arg(0)
 	cargs := map[string]string{}
 	for _, kv := range fs.Args()[1:] {
+		if strings.HasPrefix(kv, "-") {
+			return fmt.Errorf("cmd send: flag %q after the command name: flags go before NAME", kv)
+		}
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return fmt.Errorf("cmd send: argument %q: want key=value", kv)

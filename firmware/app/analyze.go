@@ -26,8 +26,7 @@ func Analyze(ctx context.Context, path string, pol enforce.Policy, log *slog.Log
 	reg := Registry(config.Probing{PassiveOnly: true}, log)
 	inv, _ := inventory.Open(inventory.Options{MaxDevices: 1 << 20})
 	sigs := classify.Default()
-	var p *Pipeline
-	p = NewPipeline(&Pipeline{Inv: inv, GoneAfter: 100 * 365 * 24 * time.Hour, Log: log,
+	p := NewPipeline(&Pipeline{Inv: inv, GoneAfter: 100 * 365 * 24 * time.Hour, Log: log,
 		Classify: func(mac net.HardwareAddr, f []probes.Fact) classify.Verdict {
 			return classify.Classify(sigs, classify.Input{MAC: mac, Facts: f})
 		}})

@@ -32,15 +32,14 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type harness struct {
-	t     *testing.T
-	clk   *clock
-	b     *boardtest.Board
-	e     *Enforcer
-	path  string
-	mu    sync.Mutex
-	evts  []report.Event
-	nerr  error
-	state string
+	t    *testing.T
+	clk  *clock
+	b    *boardtest.Board
+	e    *Enforcer
+	path string
+	mu   sync.Mutex
+	evts []report.Event
+	nerr error
 }
 
 func newHarness(t *testing.T, p Policy, path string) *harness {

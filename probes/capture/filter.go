@@ -127,8 +127,7 @@ func Filter(snapLen uint32) ([]bpf.RawInstruction, error) {
 // asm is a tiny assembler with symbolic jump targets, because hand-counted
 // skip offsets in a 100-instruction program are where filter bugs hide.
 type asm struct {
-	ops    []asmOp
-	labels map[string]int
+	ops []asmOp
 }
 
 type asmOp struct {

@@ -198,7 +198,7 @@ func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(p
 		)
 	})
 
-	if in.MAC != nil && len(in.MAC) > 0 && in.MAC[0]&0x02 != 0 {
+	if len(in.MAC) > 0 && in.MAC[0]&0x02 != 0 {
 		v.Notes = append(v.Notes, "The MAC address is locally administered (randomised or set by software), so the IEEE registry says nothing about this device.")
 	}
 

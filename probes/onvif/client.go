@@ -116,13 +116,6 @@ func (c *Client) httpClient() *http.Client {
 	return c.HTTP
 }
 
-func (c *Client) log() *slog.Logger {
-	if c.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return c.Log
-}
-
 // Auth reports how the client authenticates so far.
 func (c *Client) Auth() AuthMode {
 	c.mu.Lock()

@@ -112,24 +112,3 @@ func collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.
 	}
 	wg.Wait()
 }
-
-// sendRounds sends msg to dst sends times, interval apart, stopping early
-// when ctx ends. It returns the first send error.
-func sendRounds(ctx context.Context, c net.PacketConn, dst net.Addr, msg []byte, sends int, interval time.Duration) error {
-	var first error
-	for i := 0; i < sends; i++ {
-		if i > 0 {
-			t := time.NewTimer(interval)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return first
-			case <-t.C:
-			}
-		}
-		if _, err := c.WriteTo(msg, dst); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}

@@ -217,10 +217,6 @@ func TestUpReachUplinkDown(t *testing.T) {
 	}
 
 	// Down removes everything and can run again.
-	pids := []int{}
-	for _, d := range devs {
-		pids = append(pids, d.PID)
-	}
 	start = time.Now()
 	if err := l.Down(ctx); err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{errors.New(usage)}
+		return usageError{errors.New(strings.TrimSpace(usage))}
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("cwlab "+cmd, flag.ContinueOnError)

@@ -13,14 +13,19 @@ import (
 	"github.com/camwarden/camwarden/probes"
 )
 
+// hostCount counts probes running against each host, across probers.
+type hostCount struct {
+	mu  sync.Mutex
+	cur map[string]int
+	max int
+}
+
 // slowProber records how many of its probes run at once.
 type slowProber struct {
-	name      string
-	d         time.Duration
-	cur, max  atomic.Int64
-	perHostMu sync.Mutex
-	perHost   map[string]int
-	maxHost   int
+	name     string
+	d        time.Duration
+	cur, max atomic.Int64
+	hosts    *hostCount
 }
 
 func (p *slowProber) Name() string { return p.name }
@@ -32,17 +37,16 @@ func (p *slowProber) Probe(ctx context.Context, t probes.Target, emit probes.Sin
 			break
 		}
 	}
-	p.perHostMu.Lock()
-	p.perHost[t.IP.String()]++
-	if p.perHost[t.IP.String()] > p.maxHost {
-		p.maxHost = p.perHost[t.IP.String()]
-	}
-	p.perHostMu.Unlock()
+	h := p.hosts
+	h.mu.Lock()
+	h.cur[t.IP.String()]++
+	h.max = max(h.max, h.cur[t.IP.String()])
+	h.mu.Unlock()
 	defer func() {
 		p.cur.Add(-1)
-		p.perHostMu.Lock()
-		p.perHost[t.IP.String()]--
-		p.perHostMu.Unlock()
+		h.mu.Lock()
+		h.cur[t.IP.String()]--
+		h.mu.Unlock()
 	}()
 	select {
 	case <-time.After(p.d):
@@ -54,15 +58,15 @@ func (p *slowProber) Probe(ctx context.Context, t probes.Target, emit probes.Sin
 }
 
 func TestSchedulerBoundsConcurrencyAndTimesOut(t *testing.T) {
-	shared := map[string]int{}
+	shared := &hostCount{cur: map[string]int{}}
 	var probers []probes.Prober
 	var sps []*slowProber
 	for i := range 4 {
-		sp := &slowProber{name: fmt.Sprint("p", i), d: 20 * time.Millisecond, perHost: shared}
+		sp := &slowProber{name: fmt.Sprint("p", i), d: 20 * time.Millisecond, hosts: shared}
 		sps = append(sps, sp)
 		probers = append(probers, sp)
 	}
-	hang := &slowProber{name: "hang", d: time.Hour, perHost: map[string]int{}}
+	hang := &slowProber{name: "hang", d: time.Hour, hosts: shared}
 	probers = append(probers, hang)
 	var got atomic.Int64
 	s := &Scheduler{Probers: probers, Concurrency: 3, PerHost: 2, Timeout: 50 * time.Millisecond,
@@ -90,8 +94,8 @@ func TestSchedulerBoundsConcurrencyAndTimesOut(t *testing.T) {
 		t.Fatalf("observations %d, want 40 (4 probers x 10 hosts; the hanging one emits none)", got.Load())
 	}
 	// Each host runs at most PerHost probes at once; hosts at most Concurrency.
-	if sps[0].maxHost > 2 {
-		t.Fatalf("per-host concurrency %d > 2", sps[0].maxHost)
+	if shared.max > 2 {
+		t.Fatalf("per-host concurrency %d > 2", shared.max)
 	}
 	if m := hang.max.Load(); m > 3 {
 		t.Fatalf("hanging prober ran %d at once; at most one per busy host (3)", m)

@@ -73,7 +73,7 @@ type Status struct {
 type Options struct {
 	Dir     string // update state directory ({state_dir}/update)
 	Arch    string // default HostArch()
-	Trust   Trust  // key set and trusted time (*policy.Trust)
+	Trust   Trust  // key set and trusted time (*policy.Trust); needed by Install only
 	Fetcher *Fetcher
 	// Report receives every status (nil: only logged). It must not block
 	// for long: it runs on the job's goroutine.
@@ -106,9 +106,6 @@ type Updater struct {
 
 // New opens the state directory.
 func New(opts Options) (*Updater, error) {
-	if opts.Trust == nil {
-		return nil, errors.New("update: no trust (key set and trusted time)")
-	}
 	st, err := OpenStore(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -184,6 +181,9 @@ func (u *Updater) Install(ctx context.Context, job Job) error {
 	u.mu.Unlock()
 	defer func() { u.mu.Lock(); u.running = false; u.mu.Unlock() }()
 
+	if u.opts.Trust == nil {
+		return u.refuse(job, "", fail(CodeSignature, false, "no key set or trusted time configured"), false)
+	}
 	st, err := u.store.Load()
 	if err != nil {
 		return u.refuse(job, "", fail(CodeInstall, false, "%v", err), false)

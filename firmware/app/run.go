@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,8 @@ import (
 	"github.com/camwarden/camwarden/firmware/enforce/watchdog"
 	"github.com/camwarden/camwarden/firmware/inventory"
 	"github.com/camwarden/camwarden/firmware/report"
+	"github.com/camwarden/camwarden/firmware/report/mqtt"
+	"github.com/camwarden/camwarden/ota/policy"
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/probes/classify"
@@ -169,7 +172,22 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 			return classify.Classify(sigs.Load(), classify.Input{MAC: mac, Facts: f})
 		}})
 
+	// Probe settings a signed policy may change while running.
+	var probeSettings atomic.Pointer[policy.Probes]
+	allowed := func(name string) bool {
+		ps := probeSettings.Load()
+		return ps == nil || (!ps.PassiveOnly && !slices.Contains(ps.Disabled, name))
+	}
+	var sched atomic.Pointer[Scheduler]
+
 	g, ctx := errgroup.WithContext(ctx)
+	if cfg.Policy.RootKey != "" {
+		if err := startPolicy(ctx, g, cfg, id, pol, rep, enf, inv, pipe, &sigs, &probeSettings, &sched, now, log); err != nil {
+			return err
+		}
+	} else {
+		log.Info("policy.root_key not set: signed policies and commands are not accepted; the local policy applies")
+	}
 	g.Go(func() error { return enf.Run(ctx) })
 	if c, ok := rep.(interface{ Connected() bool }); ok && cfg.MQTT.Broker != "" {
 		g.Go(func() error { return brokerLED(ctx, c, enf) })
@@ -239,12 +257,13 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 			return nil
 		})
 		if active {
-			s := &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links,
+			s := &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links, Allowed: allowed,
 				Sink:        func(ob probes.Observation) { enf.Activity(); pipe.Sink(ob) },
 				Concurrency: cfg.Probing.Concurrency, PerHost: cfg.Probing.PerHost, Timeout: cfg.Probing.Timeout,
 				Discovery: cfg.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(cfg.Probing.RatePPS), cfg.Probing.RatePPS),
 				Log: log, Target: targetFrom(inv)}
 			pipe.OnNew = func(d inventory.Device) { s.Enqueue(d.MAC) }
+			sched.Store(s)
 			g.Go(func() error {
 				s.Sweep(ctx)
 				return s.Run(ctx, cfg.Probing.SweepInterval)
@@ -281,6 +300,67 @@ func brokerLED(ctx context.Context, c interface{ Connected() bool }, enf *enforc
 		case <-t.C:
 		}
 	}
+}
+
+// startPolicy loads the stored signed policy (before any probe runs) and,
+// with a broker, subscribes to key sets, policies and signed commands.
+func startPolicy(ctx context.Context, g *errgroup.Group, cfg config.Config, id string, local enforce.Policy,
+	rep report.Reporter, enf *enforce.Enforcer, inv *inventory.Inventory, pipe *Pipeline,
+	sigs *atomic.Pointer[classify.Set], probeSettings *atomic.Pointer[policy.Probes], sched *atomic.Pointer[Scheduler],
+	now func() time.Time, log *slog.Logger) error {
+	mc, _ := rep.(*mqtt.Client)
+	var pub PolicyPublisher
+	if mc != nil {
+		pub = mc
+	}
+	apply := func(p enforce.Policy, set *classify.Set, v uint64) {
+		if err := enf.SetPolicy(p); err != nil {
+			log.Error("signed policy not applicable", "version", v, "err", err)
+			return
+		}
+		if set != nil {
+			sigs.Store(set)
+		}
+		pipe.Republish(context.WithoutCancel(ctx))
+		log.Info("policy in force", "version", v)
+	}
+	pm, err := NewPolicyManager(PolicyOptions{Dir: filepath.Join(cfg.StateDir, "policy"), RootKey: cfg.Policy.RootKey,
+		ApplianceID: id, Fallback: &local, Publisher: pub, Now: now, Logger: log, OnApply: apply,
+		OnProbes: func(ps policy.Probes) { probeSettings.Store(&ps) }})
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	if p, set, v, ok := pm.Current(); ok {
+		apply(p, set, v)
+	}
+	if mc == nil {
+		log.Warn("policy.root_key is set but no mqtt.broker: only the stored policy applies")
+		return nil
+	}
+	if err := pm.Subscribe(mc); err != nil {
+		return fmt.Errorf("policy subscribe: %w", err)
+	}
+	ch, err := NewCommandHandler(CommandOptions{ApplianceID: id, Engine: pm.Engine(), Publisher: mc, Logger: log,
+		Ack: func(source string) error { return enf.Acknowledge(source) },
+		Rescan: func() error {
+			s := sched.Load()
+			if s == nil {
+				return errors.New("no active probing configured")
+			}
+			g.Go(func() error { s.Sweep(ctx); return nil })
+			return nil
+		},
+		Forget: func(mac string) error {
+			if !inv.Forget(mac) {
+				return fmt.Errorf("no device %s", mac)
+			}
+			enf.Forget(mac)
+			return rep.Forget(ctx, mac)
+		}})
+	if err != nil {
+		return fmt.Errorf("commands: %w", err)
+	}
+	return ch.Subscribe(mc)
 }
 
 func flushLoop(ctx context.Context, inv *inventory.Inventory, log *slog.Logger) error {

@@ -29,7 +29,10 @@ type Scheduler struct {
 	// Target returns what is known about a host when its turn comes, so
 	// probers see facts (XAddrs, ports) learned since it was queued.
 	Target func(mac string) (probes.Target, bool)
-	Log    *slog.Logger
+	// Allowed, when set, is asked before each probe runs, so a policy can
+	// switch probes off (or everything, for passive-only) without a restart.
+	Allowed func(probe string) bool
+	Log     *slog.Logger
 
 	once    sync.Once
 	queue   chan string
@@ -107,6 +110,9 @@ func (s *Scheduler) sweep(ctx context.Context, ds []probes.Discoverer) error {
 	var g errgroup.Group
 	for _, l := range s.Links {
 		for _, d := range ds {
+			if !s.allowed(d.Name()) {
+				continue
+			}
 			g.Go(func() error {
 				if err := s.wait(ctx); err != nil {
 					return nil
@@ -123,6 +129,8 @@ func (s *Scheduler) sweep(ctx context.Context, ds []probes.Discoverer) error {
 	}
 	return g.Wait()
 }
+
+func (s *Scheduler) allowed(name string) bool { return s.Allowed == nil || s.Allowed(name) }
 
 func (s *Scheduler) wait(ctx context.Context) error {
 	if s.Limiter == nil {
@@ -185,6 +193,9 @@ func (s *Scheduler) ProbeHost(ctx context.Context, t probes.Target) {
 	sem := make(chan struct{}, s.PerHost)
 	var wg sync.WaitGroup
 	for _, p := range s.Probers {
+		if !s.allowed(p.Name()) {
+			continue
+		}
 		if err := s.wait(ctx); err != nil {
 			break
 		}

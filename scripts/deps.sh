@@ -10,7 +10,7 @@ set -euo pipefail
 want=${1:-test}
 test_pkgs=(iproute2 iputils-ping mosquitto mosquitto-clients wsdd wsdd2 dnsmasq udhcpc lldpd avahi-daemon avahi-utils
   miniupnpd python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  systemd dpkg-dev qemu-user-static)
+  systemd dpkg-dev qemu-user-static tshark)
 bench_pkgs=(nmap arp-scan tshark)
 case "$want" in
   test) pkgs=("${test_pkgs[@]}") ;;

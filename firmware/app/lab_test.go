@@ -135,15 +135,20 @@ type daemon struct {
 // (a parent, when the daemon outlives one subtest).
 func startDaemon(t, owner *testing.T, l *lab.Lab, stateDir, policy string) *daemon {
 	t.Helper()
+	return startDaemonCfg(t, owner, l, stateDir, "probing: {sweep_interval: 0s}\npolicy: "+policy+"\n")
+}
+
+// startDaemonCfg runs the daemon with extra configuration lines (probing
+// and policy sections).
+func startDaemonCfg(t, owner *testing.T, l *lab.Lab, stateDir, extra string) *daemon {
+	t.Helper()
 	cfg := fmt.Sprintf(`appliance_id: e2e
 state_dir: %s
 log_level: debug
 interfaces: [{name: eth0, subnets: [198.18.1.0/24]}]
-probing: {sweep_interval: 0s}
 inventory: {gone_after: 3s}
-policy: %s
 board: {kind: console, lab_relay: {netns: %s, link: %s}}
-`, stateDir, policy, l.GatewayNS(), lab.UplinkLink)
+%s`, stateDir, l.GatewayNS(), lab.UplinkLink, extra)
 	path := filepath.Join(stateDir, "camwarden.yaml")
 	os.MkdirAll(stateDir, 0o750)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

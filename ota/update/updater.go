@@ -458,3 +458,11 @@ func rollback(st *State, code, reason string, now time.Time) Outcome {
 	st.Last = &o
 	return o
 }
+
+// Wire names shared by the appliance glue and wardenctl.
+const (
+	TopicJob     = "ota/job"    // down: camwarden/v1/{id}/ota/job or camwarden/v1/fleet/ota/job
+	TopicStatus  = "ota/status" // up, retained: the latest Status
+	SchemaJob    = "camwarden.ota.job/1"
+	SchemaStatus = "camwarden.ota.status/1"
+)

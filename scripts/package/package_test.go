@@ -498,3 +498,146 @@ func needTool(t *testing.T, name string) {
 		t.Skipf("%s not installed (scripts/deps.sh installs it)", name)
 	}
 }
+
+// overlayScript runs as root in a private mount namespace (unshare -m): it
+// lays a throwaway overlay over / and chroots into it, so dpkg, adduser and
+// the maintainer scripts run for real while every change lands in the
+// overlay's upper directory and vanishes with the namespace.
+const overlayScript = `set -eu
+u=$1/upper w=$1/work m=$1/merged deb=$2
+mkdir -p "$u" "$w" "$m"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$u,workdir=$w" "$m"
+mount --rbind /dev "$m/dev"
+mount -t proc proc "$m/proc"
+mount -t tmpfs tmpfs "$m/run"
+mount -t tmpfs tmpfs "$m/tmp"
+cp "$deb" "$m/tmp/camwarden.deb"
+exec chroot "$m" /bin/sh -s <<'INNER'
+set -eu
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+state() {
+	echo "step=$1"
+	if e=$(getent passwd camwarden); then echo "user=$(echo "$e" | cut -d: -f6,7)"; echo "uid=$(echo "$e" | cut -d: -f3)"; else echo user=none; fi
+	getent group camwarden >/dev/null && echo group=camwarden || echo group=none
+	id -nG camwarden 2>/dev/null | tr ' ' '\n' | grep -qx gpio && echo gpio=yes || echo gpio=no
+	for p in /usr/bin/camwarden /lib/systemd/system/camwarden.service /etc/camwarden /etc/camwarden/camwarden.yaml /var/lib/camwarden /etc/camwarden/appliance-id; do
+		echo "stat:$p=$(stat -c '%A %U %G' "$p" 2>/dev/null || echo none)"
+	done
+	echo "id=$(cat /etc/camwarden/appliance-id 2>/dev/null || echo none)"
+	echo "edited=$(grep -c '^# local edit' /etc/camwarden/camwarden.yaml 2>/dev/null || true)"
+	echo "override=$(dpkg-statoverride --list /etc/camwarden/camwarden.yaml || echo none)"
+	echo "wants=$(readlink /etc/systemd/system/multi-user.target.wants/camwarden.service || echo none)"
+	echo "mask=$(readlink /etc/systemd/system/camwarden.service || echo none)"
+	echo "status=$(dpkg-query -W -f='${Status}' camwarden 2>/dev/null || echo not-installed)"
+}
+getent group gpio >/dev/null || groupadd --system gpio
+state before
+dpkg --force-architecture -i /tmp/camwarden.deb >&2
+state install
+echo '# local edit' >>/etc/camwarden/camwarden.yaml
+dpkg --force-architecture -i /tmp/camwarden.deb >&2
+state upgrade
+dpkg -r camwarden >&2
+state remove
+dpkg -P camwarden >&2
+state purge
+INNER
+`
+
+// TestInstallRemovePurge installs the arm64 package into a throwaway overlay
+// of this machine's root and checks what the maintainer scripts did at each
+// step: install, upgrade over a locally edited config, remove, purge. The
+// binary is never run (the machine is not arm64) and systemd is not PID 1
+// here, so starting, stopping and the unit's sandbox are not exercised;
+// enabling (the wants symlink) and masking are.
+func TestInstallRemovePurge(t *testing.T) {
+	debs := buildDebs(t)
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("needs root (mount namespace, overlay, chroot); required under CI")
+		}
+		t.Skip("needs root: installs the package into an overlay of / in a private mount namespace")
+	}
+	needTool(t, "unshare")
+	needTool(t, "dpkg")
+	needTool(t, "adduser")
+	dir := t.TempDir()
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", overlayScript, "sh", dir, debs[0].Path)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("install in overlay: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	steps := map[string]map[string]string{}
+	var cur map[string]string
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		if k == "step" {
+			cur = map[string]string{}
+			steps[v] = cur
+			continue
+		}
+		cur[k] = v
+	}
+	t.Logf("dpkg said:\n%s", stderr.String())
+	expect := func(step, key, want string) {
+		t.Helper()
+		if got, ok := steps[step][key]; !ok || got != want {
+			t.Errorf("after %s: %s = %q, want %q", step, key, got, want)
+		}
+	}
+	for _, k := range []string{"user", "group"} {
+		expect("before", k, "none")
+	}
+	expect("before", "status", "not-installed")
+
+	for _, step := range []string{"install", "upgrade"} {
+		expect(step, "status", "install ok installed")
+		expect(step, "user", "/var/lib/camwarden:/usr/sbin/nologin")
+		expect(step, "group", "camwarden")
+		expect(step, "gpio", "yes")
+		expect(step, "stat:/usr/bin/camwarden", "-rwxr-xr-x root root")
+		expect(step, "stat:/lib/systemd/system/camwarden.service", "-rw-r--r-- root root")
+		expect(step, "stat:/etc/camwarden", "drwxr-xr-x root root")
+		expect(step, "stat:/etc/camwarden/camwarden.yaml", "-rw-r----- root camwarden")
+		expect(step, "stat:/var/lib/camwarden", "drwxr-x--- camwarden camwarden")
+		expect(step, "stat:/etc/camwarden/appliance-id", "-rw-r--r-- root root")
+		expect(step, "override", "root camwarden 640 /etc/camwarden/camwarden.yaml")
+		expect(step, "wants", "/lib/systemd/system/camwarden.service")
+		expect(step, "mask", "none")
+	}
+	if uid, err := strconv.Atoi(steps["install"]["uid"]); err != nil || uid >= 1000 {
+		t.Errorf("camwarden uid %q is not a system uid", steps["install"]["uid"])
+	}
+	id := steps["install"]["id"]
+	if !regexp.MustCompile(`^cw-[0-9a-f]{12}$`).MatchString(id) {
+		t.Errorf("appliance-id %q, want cw- and 12 hex digits", id)
+	}
+	if len(id) > 63 || !regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`).MatchString(id) {
+		t.Errorf("appliance-id %q would not pass config's appliance_id rule", id)
+	}
+	expect("upgrade", "id", id) // made once, kept
+	expect("upgrade", "edited", "1")
+
+	// remove: the program goes, configuration and state stay, the unit is masked.
+	expect("remove", "status", "deinstall ok config-files")
+	expect("remove", "stat:/usr/bin/camwarden", "none")
+	expect("remove", "stat:/lib/systemd/system/camwarden.service", "none")
+	expect("remove", "stat:/etc/camwarden/camwarden.yaml", "-rw-r----- root camwarden")
+	expect("remove", "edited", "1")
+	expect("remove", "stat:/var/lib/camwarden", "drwxr-x--- camwarden camwarden")
+	expect("remove", "id", id)
+	expect("remove", "user", "/var/lib/camwarden:/usr/sbin/nologin")
+	expect("remove", "mask", "/dev/null")
+
+	// purge: nothing of camwarden is left.
+	expect("purge", "status", "not-installed")
+	for _, k := range []string{"stat:/usr/bin/camwarden", "stat:/etc/camwarden", "stat:/etc/camwarden/camwarden.yaml",
+		"stat:/var/lib/camwarden", "stat:/etc/camwarden/appliance-id", "id", "override", "wants", "mask", "user", "group"} {
+		expect("purge", k, "none")
+	}
+}

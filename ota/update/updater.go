@@ -196,9 +196,11 @@ func (u *Updater) Install(ctx context.Context, job Job) error {
 		// A retained job seen again after its release committed.
 		u.report(Status{State: StateCommitted, Version: job.Version, Running: running})
 		return nil
-	case st.Last != nil && st.Last.Job == job.key() && (st.Last.State == StateRolledBack || st.Last.Code != "" && permanentCode(st.Last.Code)):
-		// A redelivered job that already failed for good: say so again,
-		// do not fetch again.
+	case st.Last != nil && st.Last.Job == job.key() && st.Last.State == StateRolledBack:
+		// A redelivered job whose release was rolled back here: say so
+		// again, do not fetch again. Other refusals are retried when the
+		// job is delivered again (a reconnect, or a re-push): a key set
+		// may have arrived since, or the release been re-signed.
 		u.report(Status{State: st.Last.State, Version: job.Version, Running: running, Code: st.Last.Code, Reason: st.Last.Reason})
 		return &Error{Code: st.Last.Code, Permanent: true, Err: errors.New(st.Last.Reason)}
 	}
@@ -266,16 +268,8 @@ func (u *Updater) Install(ctx context.Context, job Job) error {
 	return nil
 }
 
-func permanentCode(c string) bool {
-	switch c {
-	case CodeFetch, CodeInstall, CodeBusy:
-		return false
-	}
-	return true
-}
-
-// refuse reports a failed job (remembering permanent failures so a
-// redelivered job is not fetched again) and returns err.
+// refuse reports a failed job, records it as the last outcome when
+// remember is set, and returns err.
 func (u *Updater) refuse(job Job, running string, err error, remember bool) error {
 	if errors.Is(err, ErrInjected) {
 		return err // a simulated crash reports nothing

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/camwarden/camwarden/firmware/report"
 	"github.com/camwarden/camwarden/firmware/report/mqtt"
 	"github.com/camwarden/camwarden/ota/policy"
+	"github.com/camwarden/camwarden/ota/update"
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/probes/classify"
@@ -40,14 +42,29 @@ type RunOptions struct {
 	Log      *slog.Logger
 	View     io.Writer // when set, the live inventory is redrawn here every second (demo)
 	Now      func() time.Time
+	// Update is what update.Boot decided at start (which slot, on trial?).
+	Update update.Decision
 }
 
-// ApplianceID is the configured id, or one derived from /etc/machine-id so
+// ErrRestart is returned by Run when it stopped so that main can relaunch
+// the firmware slot an update switched to (update.Relaunch).
+var ErrRestart = errors.New("app: restart requested to switch firmware slot")
+
+// ApplianceIDFile holds the id the .deb's postinst generated.
+const ApplianceIDFile = "/etc/camwarden/appliance-id"
+
+// ApplianceID is the configured id, else the packaged one, else one derived from /etc/machine-id so
 // that it is stable across reinstalls of the same card but not guessable
 // from the machine id itself.
 func ApplianceID(cfg config.Config) string {
 	if cfg.ApplianceID != "" {
 		return cfg.ApplianceID
+	}
+	// The package's postinst writes a random id here once.
+	if b, err := os.ReadFile(ApplianceIDFile); err == nil {
+		if id := strings.TrimSpace(string(b)); id != "" {
+			return id
+		}
 	}
 	if b, err := os.ReadFile("/etc/machine-id"); err == nil && len(strings.TrimSpace(string(b))) > 0 {
 		sum := sha256.Sum256([]byte("camwarden:" + strings.TrimSpace(string(b))))
@@ -105,6 +122,9 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 	}
 	id := ApplianceID(cfg)
 	log = log.With("appliance", id)
+	ctx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var restart atomic.Bool
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return fmt.Errorf("state_dir: %w", err)
 	}
@@ -181,8 +201,10 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 	var sched atomic.Pointer[Scheduler]
 
 	g, ctx := errgroup.WithContext(ctx)
+	var pm *PolicyManager
 	if cfg.Policy.RootKey != "" {
-		if err := startPolicy(ctx, g, cfg, id, pol, rep, enf, inv, pipe, &sigs, &probeSettings, &sched, now, log); err != nil {
+		var err error
+		if pm, err = startPolicy(ctx, g, cfg, id, pol, rep, enf, inv, pipe, &sigs, &probeSettings, &sched, now, log); err != nil {
 			return err
 		}
 	} else {
@@ -273,6 +295,42 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 		}
 		enf.SetHealth(enforce.HealthOK)
 	}
+	if mc, ok := rep.(*mqtt.Client); ok && pm != nil {
+		var roots *x509.CertPool
+		if cfg.OTA.CAFile != "" {
+			pem, err := os.ReadFile(cfg.OTA.CAFile)
+			if err != nil {
+				return fmt.Errorf("ota.ca_file: %w", err)
+			}
+			roots = x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("ota.ca_file %s: no PEM certificates", cfg.OTA.CAFile)
+			}
+		}
+		ota, err := NewOTAManager(OTAOptions{Dir: filepath.Join(cfg.StateDir, "update"), ApplianceID: id,
+			Trust: pm.Engine().Trust(), RootCAs: roots, Decision: o.Update, TrialTimeout: cfg.OTA.TrialTimeout,
+			Publisher: mc, Logger: log,
+			Restart: func() { restart.Store(true); stopRun() },
+			Health: OTAHealth{
+				Capture: func(context.Context) error { return wd.Healthy() },
+				Policy:  func(context.Context) error { return enf.Policy().Validate() },
+				Board: func(context.Context) error {
+					if f := enf.Status().RelayFault; f != "" {
+						return errors.New("relay: " + f)
+					}
+					return nil
+				},
+				Watchdog: func(context.Context) error { return wd.Healthy() },
+				Broker:   mc.Connected,
+			}})
+		if err != nil {
+			return fmt.Errorf("ota: %w", err)
+		}
+		if err := ota.Subscribe(mc); err != nil {
+			return fmt.Errorf("ota subscribe: %w", err)
+		}
+		g.Go(func() error { return ota.Run(ctx) })
+	}
 	if err := wd.Ready(); err != nil {
 		log.Warn("watchdog ready", "err", err)
 	}
@@ -281,6 +339,9 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 	log.Info("camwarden running", "version", buildinfo.Version, "interfaces", len(cfg.Interfaces), "active", active)
 	err = g.Wait()
 	log.Info("camwarden stopping")
+	if restart.Load() {
+		return ErrRestart
+	}
 	return err
 }
 
@@ -307,7 +368,7 @@ func brokerLED(ctx context.Context, c interface{ Connected() bool }, enf *enforc
 func startPolicy(ctx context.Context, g *errgroup.Group, cfg config.Config, id string, local enforce.Policy,
 	rep report.Reporter, enf *enforce.Enforcer, inv *inventory.Inventory, pipe *Pipeline,
 	sigs *atomic.Pointer[classify.Set], probeSettings *atomic.Pointer[policy.Probes], sched *atomic.Pointer[Scheduler],
-	now func() time.Time, log *slog.Logger) error {
+	now func() time.Time, log *slog.Logger) (*PolicyManager, error) {
 	mc, _ := rep.(*mqtt.Client)
 	var pub PolicyPublisher
 	if mc != nil {
@@ -328,17 +389,17 @@ func startPolicy(ctx context.Context, g *errgroup.Group, cfg config.Config, id s
 		ApplianceID: id, Fallback: &local, Publisher: pub, Now: now, Logger: log, OnApply: apply,
 		OnProbes: func(ps policy.Probes) { probeSettings.Store(&ps) }})
 	if err != nil {
-		return fmt.Errorf("policy: %w", err)
+		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if p, set, v, ok := pm.Current(); ok {
 		apply(p, set, v)
 	}
 	if mc == nil {
 		log.Warn("policy.root_key is set but no mqtt.broker: only the stored policy applies")
-		return nil
+		return pm, nil
 	}
 	if err := pm.Subscribe(mc); err != nil {
-		return fmt.Errorf("policy subscribe: %w", err)
+		return nil, fmt.Errorf("policy subscribe: %w", err)
 	}
 	ch, err := NewCommandHandler(CommandOptions{ApplianceID: id, Engine: pm.Engine(), Publisher: mc, Logger: log,
 		Ack: func(source string) error { return enf.Acknowledge(source) },
@@ -358,9 +419,9 @@ func startPolicy(ctx context.Context, g *errgroup.Group, cfg config.Config, id s
 			return rep.Forget(ctx, mac)
 		}})
 	if err != nil {
-		return fmt.Errorf("commands: %w", err)
+		return nil, fmt.Errorf("commands: %w", err)
 	}
-	return ch.Subscribe(mc)
+	return pm, ch.Subscribe(mc)
 }
 
 func flushLoop(ctx context.Context, inv *inventory.Inventory, log *slog.Logger) error {

@@ -34,6 +34,14 @@ type Config struct {
 	Inventory   Inventory   `yaml:"inventory"`
 	MQTT        MQTT        `yaml:"mqtt"`
 	Watchdog    Watchdog    `yaml:"watchdog"`
+	OTA         OTA         `yaml:"ota"`
+}
+
+// OTA configures firmware updates (jobs arrive over MQTT, signed releases
+// chain to policy.root_key).
+type OTA struct {
+	CAFile       string        `yaml:"ca_file"`       // CA bundle for release repositories; "" = system roots
+	TrialTimeout time.Duration `yaml:"trial_timeout"` // how long a new firmware has to pass its health gate
 }
 
 // Interface is one link the appliance watches. Active probing happens only on
@@ -173,6 +181,7 @@ func Default() Config {
 		},
 		Inventory: Inventory{MaxDevices: 4096, ForgetAfter: 7 * 24 * time.Hour, GoneAfter: 10 * time.Minute},
 		MQTT:      MQTT{OutboxMax: 100000, OutboxMaxAge: 7 * 24 * time.Hour},
+		OTA:       OTA{TrialTimeout: 2 * time.Minute},
 	}
 }
 
@@ -372,6 +381,9 @@ func (c *Config) Validate() error {
 	}
 	if m.OutboxMax < 1 {
 		bad("mqtt.outbox_max_events", m.OutboxMax, "must be at least 1")
+	}
+	if c.OTA.TrialTimeout < 10*time.Second || c.OTA.TrialTimeout > time.Hour {
+		bad("ota.trial_timeout", c.OTA.TrialTimeout, "want 10s..1h")
 	}
 	return errors.Join(errs...)
 }

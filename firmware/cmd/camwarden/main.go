@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	"github.com/camwarden/camwarden/firmware/buildinfo"
 	"github.com/camwarden/camwarden/firmware/config"
 	"github.com/camwarden/camwarden/firmware/report"
+	"github.com/camwarden/camwarden/ota/update"
 	"golang.org/x/term"
 )
 
@@ -132,16 +134,32 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			cfg.StateDir, _ = os.MkdirTemp("", "camwarden-state-")
 		}
 	}
+	// A firmware update may have switched slots: run the slot's binary
+	// (same PID, so systemd's supervision carries over). Any failure here
+	// falls back to running this binary, never to not running at all.
+	dec, err := update.Boot(filepath.Join(cfg.StateDir, "update"))
+	if err != nil {
+		log.Warn("firmware slots unreadable; running this binary", "err", err)
+	} else if dec.Launch {
+		if err := update.Exec(dec, os.Args); err != nil {
+			log.Error("could not start the active firmware slot; running this binary", "slot", dec.Slot, "err", err)
+		}
+	}
 	// On a console board (lab, demo) a line typed on stdin is a button
 	// press: Enter acknowledges. Under systemd stdin is /dev/null.
-	o := app.RunOptions{Log: log, BoardIO: app.BoardIO{Out: stdout, In: os.Stdin}}
+	o := app.RunOptions{Log: log, BoardIO: app.BoardIO{Out: stdout, In: os.Stdin}, Update: dec}
 	if *view {
 		// The view owns the terminal: the console board logs its changes as
 		// lines on stderr instead.
 		o.View = stdout
 		o.BoardIO = app.BoardIO{Out: stderr, In: os.Stdin, Lines: true}
 	}
-	return app.Run(ctx, cfg, o)
+	err = app.Run(ctx, cfg, o)
+	if errors.Is(err, app.ErrRestart) {
+		log.Info("relaunching for a firmware slot switch")
+		return update.Relaunch(os.Args)
+	}
+	return err
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

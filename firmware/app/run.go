@@ -363,6 +363,27 @@ func brokerLED(ctx context.Context, c interface{ Connected() bool }, enf *enforc
 	}
 }
 
+// policyApplier is what happens when a verified policy is swapped in: the
+// enforcer takes its rules, classify its signatures, and every device is
+// re-decided and re-reported at once, without a restart.
+func policyApplier(ctx context.Context, enf interface{ SetPolicy(enforce.Policy) error }, sigs *atomic.Pointer[classify.Set],
+	pipe *Pipeline, log *slog.Logger) func(enforce.Policy, *classify.Set, uint64) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(p enforce.Policy, set *classify.Set, v uint64) {
+		if err := enf.SetPolicy(p); err != nil {
+			log.Error("signed policy not applicable", "version", v, "err", err)
+			return
+		}
+		if set != nil {
+			sigs.Store(set)
+		}
+		pipe.Republish(ctx)
+		log.Info("policy in force", "version", v)
+	}
+}
+
 // startPolicy loads the stored signed policy (before any probe runs) and,
 // with a broker, subscribes to key sets, policies and signed commands.
 func startPolicy(ctx context.Context, g *errgroup.Group, cfg config.Config, id string, local enforce.Policy,
@@ -374,17 +395,7 @@ func startPolicy(ctx context.Context, g *errgroup.Group, cfg config.Config, id s
 	if mc != nil {
 		pub = mc
 	}
-	apply := func(p enforce.Policy, set *classify.Set, v uint64) {
-		if err := enf.SetPolicy(p); err != nil {
-			log.Error("signed policy not applicable", "version", v, "err", err)
-			return
-		}
-		if set != nil {
-			sigs.Store(set)
-		}
-		pipe.Republish(context.WithoutCancel(ctx))
-		log.Info("policy in force", "version", v)
-	}
+	apply := policyApplier(context.WithoutCancel(ctx), enf, sigs, pipe, log)
 	pm, err := NewPolicyManager(PolicyOptions{Dir: filepath.Join(cfg.StateDir, "policy"), RootKey: cfg.Policy.RootKey,
 		ApplianceID: id, Fallback: &local, Publisher: pub, Now: now, Logger: log, OnApply: apply,
 		OnProbes: func(ps policy.Probes) { probeSettings.Store(&ps) }})

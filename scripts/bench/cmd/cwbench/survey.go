@@ -1,0 +1,243 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/camwarden/camwarden/firmware/app"
+	"github.com/camwarden/camwarden/scripts/bench"
+	"github.com/camwarden/camwarden/scripts/lab"
+)
+
+// toolResult is one tool's row of the survey table.
+type toolResult struct {
+	name     string
+	wall     time.Duration
+	correct  int // devices whose maker it names, and no other
+	flagged  int // truly flagged devices it would flag
+	falseFlg int // devices it would flag that are not flagged
+	seen     int // lab devices it listed at all
+	err      error
+	misses   []string
+}
+
+func benchSurvey(ctx context.Context, cfg config) error {
+	spec, err := lab.LoadSpec("lab50")
+	if err != nil {
+		return err
+	}
+	l, err := upLab(ctx, cfg, spec)
+	if err != nil {
+		return err
+	}
+	// Let every camera finish booting (its chatter repeats after 2 s) so
+	// no tool profits from it: a survey of a site that is already running.
+	time.Sleep(4 * time.Second)
+	devs := l.Devices()
+
+	// Candidate makers: the lab's makers and the flagged ones; brands per maker.
+	var makers []string
+	brands := map[string][]string{}
+	nameable, wantFlag := 0, 0
+	for _, d := range devs {
+		if d.Maker != "" {
+			nameable++
+			if !slices.Contains(makers, d.Maker) {
+				makers = append(makers, d.Maker)
+			}
+			if d.Brand != "" && !slices.Contains(brands[d.Maker], d.Brand) {
+				brands[d.Maker] = append(brands[d.Maker], d.Brand)
+			}
+		}
+		if d.Flagged {
+			wantFlag++
+		}
+	}
+	for _, m := range bench.FlaggedMakers {
+		if !slices.Contains(makers, m) {
+			makers = append(makers, m)
+		}
+	}
+
+	cw := runCamwardenSurvey(ctx, cfg, l, devs)
+	nm := runTextTool(ctx, l, devs, makers, brands, "nmap", nmapArgs(), parseNmap)
+	as := runTextTool(ctx, l, devs, makers, brands, "arp-scan", []string{"arp-scan", "--interface", "eth0", "--plain", lab.CameraNet.String()},
+		func(b []byte) (map[netip.Addr]string, error) { return bench.ParseArpScan(bytes.NewReader(b)) })
+
+	w := cfg.out
+	fmt.Fprintf(w, "## survey (issue 4): lab50, %d emulated devices, %d with a nameable maker, %d flagged\n\n", len(devs), nameable, wantFlag)
+	fmt.Fprintf(w, "nmap: `%s`\n\n", strings.Join(nmapArgs(), " "))
+	fmt.Fprintf(w, "Maker correct = the tool's output for that host names the true maker (id, brand on the box, or alias: %v) and no other maker; ", bench.Aliases)
+	fmt.Fprintf(w, "would flag = it names a flagged maker (%s). For camwarden: the maker field equals the ground truth, and its own flag.\n\n", strings.Join(bench.FlaggedMakers, ", "))
+	fmt.Fprintf(w, "| tool | wall s | devices listed | maker correct (of %d) | flagged found (of %d) | false flags | camwarden speed-up |\n|---|---|---|---|---|---|---|\n", nameable, wantFlag)
+	for _, r := range []toolResult{cw, nm, as} {
+		if r.err != nil {
+			fmt.Fprintf(w, "| %s | error: %v | | | | | |\n", r.name, r.err)
+			continue
+		}
+		ratio := "1x"
+		if r.name != "camwarden survey" && cw.err == nil && cw.wall > 0 {
+			ratio = fmt.Sprintf("%.1fx", float64(r.wall)/float64(cw.wall))
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %d/%d | %d | %d | %d | %s |\n", r.name, r.wall.Seconds(), r.seen, len(devs), r.correct, r.flagged, r.falseFlg, ratio)
+	}
+	fmt.Fprintln(w)
+	for _, r := range []toolResult{cw, nm, as} {
+		if len(r.misses) > 0 {
+			fmt.Fprintf(w, "%s missed or misnamed: %s\n\n", r.name, strings.Join(r.misses, "; "))
+		}
+	}
+	if cw.err == nil && nm.err == nil {
+		fmt.Fprintf(w, "camwarden vs nmap: %.1fx faster (target >= 10x); makers named %d vs %d of %d.\n\n",
+			float64(nm.wall)/float64(cw.wall), cw.correct, nm.correct, nameable)
+	}
+	if err := l.Down(context.Background()); err != nil {
+		return err
+	}
+	return cw.err
+}
+
+func runCamwardenSurvey(ctx context.Context, cfg config, l *lab.Lab, devs []lab.Device) toolResult {
+	r := toolResult{name: "camwarden survey"}
+	cmd, err := l.Command(ctx, "app", filepath.Join(cfg.bin, "camwarden"), "survey", "--iface", "eth0", "--duration", "60s", "--json")
+	if err != nil {
+		r.err = err
+		return r
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	r.wall = time.Since(start)
+	if err != nil {
+		r.err = fmt.Errorf("%v: %s", err, tail(stderr.String(), 400))
+		return r
+	}
+	got, err := app.ReadJSON(bytes.NewReader(out))
+	if err != nil {
+		r.err = err
+		return r
+	}
+	byMAC := map[string]int{}
+	for i, d := range got {
+		byMAC[d.MAC] = i
+	}
+	for _, want := range devs {
+		i, ok := byMAC[want.MAC.String()]
+		if !ok {
+			r.misses = append(r.misses, want.Name+" not listed")
+			continue
+		}
+		r.seen++
+		g := got[i]
+		switch {
+		case want.Maker != "" && g.Maker == want.Maker:
+			r.correct++
+		case want.Maker != "":
+			r.misses = append(r.misses, fmt.Sprintf("%s named %q (want %s)", want.Name, g.Maker, want.Maker))
+		case g.Maker != "":
+			r.misses = append(r.misses, fmt.Sprintf("%s named %q (it has no nameable maker)", want.Name, g.Maker))
+		}
+		if g.Flagged && want.Flagged {
+			r.flagged++
+		} else if g.Flagged {
+			r.falseFlg++
+		}
+	}
+	return r
+}
+
+func nmapArgs() []string {
+	return []string{"nmap", "-n", "-T4", "-e", "eth0", "-sV", "-p", "80,443,554,8000,37777",
+		"--script", "broadcast-wsdd-discover", "-oX", "-", lab.CameraNet.String()}
+}
+
+func parseNmap(b []byte) (map[netip.Addr]string, error) {
+	hosts, err := bench.ParseNmapXML(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out := map[netip.Addr]string{}
+	for ip, h := range hosts {
+		if h.Up {
+			out[ip] = h.Text
+		}
+	}
+	return out, nil
+}
+
+// runTextTool runs a reference scanner in the appliance namespace and
+// judges what it printed for each lab device.
+func runTextTool(ctx context.Context, l *lab.Lab, devs []lab.Device, makers []string, brands map[string][]string,
+	name string, args []string, parse func([]byte) (map[netip.Addr]string, error)) toolResult {
+	r := toolResult{name: name}
+	if _, err := exec.LookPath(args[0]); err != nil {
+		r.err = fmt.Errorf("%s not installed (apt-get install %s)", args[0], args[0])
+		return r
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+	cmd, err := l.Command(ctx, "app", args[0], args[1:]...)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	fmt.Fprintf(os.Stderr, "cwbench: running %s\n", strings.Join(args, " "))
+	start := time.Now()
+	out, err := cmd.Output()
+	r.wall = time.Since(start)
+	if err != nil {
+		r.err = fmt.Errorf("%v: %s", err, tail(stderr.String(), 400))
+		return r
+	}
+	_ = os.WriteFile(filepath.Join(l.StateDir(), name+".out"), out, 0o644)
+	texts, err := parse(out)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	judge(&r, devs, makers, brands, texts)
+	return r
+}
+
+func judge(r *toolResult, devs []lab.Device, makers []string, brands map[string][]string, texts map[netip.Addr]string) {
+	for _, d := range devs {
+		text, ok := texts[d.IP]
+		if !ok {
+			r.misses = append(r.misses, d.Name+" not listed")
+			continue
+		}
+		r.seen++
+		j := bench.JudgeText(text, d.Maker, makers, brands)
+		if j.Correct {
+			r.correct++
+		} else if d.Maker != "" {
+			r.misses = append(r.misses, fmt.Sprintf("%s named %v (want %s)", d.Name, j.Named, d.Maker))
+		}
+		if j.Flags && d.Flagged {
+			r.flagged++
+		} else if j.Flags {
+			r.falseFlg++
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}

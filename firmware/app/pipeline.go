@@ -124,7 +124,10 @@ func (p *Pipeline) Turns() uint64 { return p.turns.Load() }
 
 // View is the device as the outside world sees it: verdict plus decision.
 func (p *Pipeline) View(d inventory.Device) report.Device {
-	v := p.Classify(d.HardwareAddr(), d.ProbeFacts())
+	return p.view(d, p.Classify(d.HardwareAddr(), d.ProbeFacts()))
+}
+
+func (p *Pipeline) view(d inventory.Device, v classify.Verdict) report.Device {
 	dec := enforce.Decide(p.Policy(), enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, p.Now())
 	ev := make([]report.EvidenceItem, len(v.Evidence))
 	for i, e := range v.Evidence {
@@ -235,7 +238,8 @@ func (p *Pipeline) Republish(ctx context.Context) {
 }
 
 func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, present bool) {
-	view := p.View(d)
+	v := p.Classify(d.HardwareAddr(), d.ProbeFacts())
+	view := p.view(d, v)
 	p.mu.Lock()
 	prev, had := p.last[d.MAC]
 	p.last[d.MAC] = view
@@ -249,7 +253,6 @@ func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, prese
 	}
 	if p.Enforcer != nil {
 		// The enforcer reports device_flagged itself, with its reason.
-		v := p.Classify(d.HardwareAddr(), d.ProbeFacts())
 		p.Enforcer.Update(enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, present)
 	}
 	if p.Reporter == nil || (had && sameView(prev, view)) {

@@ -2,10 +2,8 @@ package camsim
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strconv"
 
 	"github.com/camwarden/camwarden/probes/dhip"
@@ -49,22 +47,15 @@ func DHIPReply(p *Profile, h Host) dhip.Reply {
 func serveDHIP(ctx context.Context, p *Profile, h Host, log *slog.Logger) error {
 	r := &dhip.Responder{Reply: DHIPReply(p, h), Log: log}
 	port := h.Port(dhip.Port)
-	var c net.PacketConn
-	if h.Iface == "" {
-		addr := netip.AddrPortFrom(h.IP, uint16(port))
-		uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
-		}
-		c = uc
-	} else {
+	c, err := listenUDP(h, port, func() (net.PacketConn, error) {
 		ifi, err := net.InterfaceByName(h.Iface)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if c, err = dhip.ListenGroup(ifi, dhip.Group, port); err != nil {
-			return err
-		}
+		return dhip.ListenGroup(ifi, dhip.Group, port)
+	})
+	if err != nil {
+		return err
 	}
 	defer c.Close()
 	return r.Serve(ctx, c)

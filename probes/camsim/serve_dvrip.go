@@ -2,7 +2,6 @@ package camsim
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -38,19 +37,9 @@ func DVRIPReply(p *Profile, h Host) dvrip.Reply {
 func serveDVRIP(ctx context.Context, p *Profile, h Host, log *slog.Logger) error {
 	r := &dvrip.Responder{Reply: DVRIPReply(p, h), Log: log}
 	port := h.Port(dvrip.Port)
-	var c net.PacketConn
-	if h.Iface == "" {
-		addr := netip.AddrPortFrom(h.IP, uint16(port))
-		uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
-		}
-		c = uc
-	} else {
-		var err error
-		if c, err = dvrip.ListenPort(port); err != nil {
-			return err
-		}
+	c, err := listenUDP(h, port, func() (net.PacketConn, error) { return dvrip.ListenPort(port) })
+	if err != nil {
+		return err
 	}
 	defer c.Close()
 	return r.Serve(ctx, c)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -72,27 +71,24 @@ func SADPReply(p *Profile, h Host) sadp.Reply {
 func serveSADP(ctx context.Context, p *Profile, h Host, log *slog.Logger) error {
 	r := &sadp.Responder{Reply: SADPReply(p, h), Log: log}
 	port := h.Port(sadp.Port)
-	var c net.PacketConn
-	if h.Iface == "" {
-		addr := netip.AddrPortFrom(h.IP, uint16(port))
-		uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
-		}
-		c = uc
-	} else {
+	c, err := listenUDP(h, port, func() (net.PacketConn, error) {
 		ifi, err := net.InterfaceByName(h.Iface)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if c, err = sadp.ListenGroup(ifi, sadp.Group, port); err != nil {
-			return err
+		c, err := sadp.ListenGroup(ifi, sadp.Group, port)
+		if err != nil {
+			return nil, err
 		}
 		if err := ipv4.NewPacketConn(c).SetMulticastInterface(ifi); err != nil {
 			c.Close()
-			return fmt.Errorf("sadp multicast interface %s: %w", h.Iface, err)
+			return nil, fmt.Errorf("sadp multicast interface %s: %w", h.Iface, err)
 		}
 		r.ReplyTo = &net.UDPAddr{IP: sadp.Group, Port: port}
+		return c, nil
+	})
+	if err != nil {
+		return err
 	}
 	defer c.Close()
 	return r.Serve(ctx, c)

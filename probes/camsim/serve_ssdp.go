@@ -3,7 +3,6 @@ package camsim
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,23 +66,20 @@ func serveSSDP(ctx context.Context, p *Profile, h Host, log *slog.Logger) error 
 	r := SSDPResponder(p, h)
 	r.Log = log
 	port := h.Port(ssdp.Port)
-	var c net.PacketConn
-	if h.Iface == "" {
-		addr := netip.AddrPortFrom(h.IP, uint16(port))
-		uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
-		}
-		c = uc
-	} else {
+	c, err := listenUDP(h, port, func() (net.PacketConn, error) {
 		ifi, err := net.InterfaceByName(h.Iface)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if c, err = ssdp.ListenGroup(ifi, ssdp.Group, port); err != nil {
-			return err
+		c, err := ssdp.ListenGroup(ifi, ssdp.Group, port)
+		if err != nil {
+			return nil, err
 		}
 		r.NotifyTo = &net.UDPAddr{IP: ssdp.Group, Port: port}
+		return c, nil
+	})
+	if err != nil {
+		return err
 	}
 	defer c.Close()
 	ln, err := listenTCP(ctx, h, ssdpPort(p))

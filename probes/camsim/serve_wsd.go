@@ -61,33 +61,37 @@ func serveWSD(ctx context.Context, p *Profile, h Host, log *slog.Logger) error {
 		}
 	}
 	port := h.Port(wsd.Port)
-	if h.Iface == "" {
-		addr := netip.AddrPortFrom(h.IP, uint16(port))
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(addr))
+	var group *net.UDPAddr
+	c, err := listenUDP(h, port, func() (net.PacketConn, error) {
+		ifi, err := net.InterfaceByName(h.Iface)
 		if err != nil {
-			return fmt.Errorf("listen %s: %w", addr, err)
+			return nil, err
 		}
-		defer c.Close()
-		return r.Serve(ctx, c)
-	}
-	ifi, err := net.InterfaceByName(h.Iface)
+		// Multicast is delivered to sockets bound to the wildcard address, not
+		// to the host's unicast address.
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+		if err != nil {
+			return nil, fmt.Errorf("listen udp :%d: %w", port, err)
+		}
+		pc := ipv4.NewPacketConn(c)
+		g := &net.UDPAddr{IP: net.ParseIP(wsd.Group), Port: port}
+		if err := pc.JoinGroup(ifi, &net.UDPAddr{IP: g.IP}); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("join %s on %s: %w", wsd.Group, h.Iface, err)
+		}
+		_ = pc.SetMulticastInterface(ifi)
+		_ = pc.SetMulticastTTL(1)
+		group = g
+		return c, nil
+	})
 	if err != nil {
 		return err
 	}
-	// Multicast is delivered to sockets bound to the wildcard address, not
-	// to the host's unicast address.
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
-	if err != nil {
-		return fmt.Errorf("listen udp :%d: %w", port, err)
-	}
 	defer c.Close()
-	pc := ipv4.NewPacketConn(c)
-	group := &net.UDPAddr{IP: net.ParseIP(wsd.Group), Port: port}
-	if err := pc.JoinGroup(ifi, &net.UDPAddr{IP: group.IP}); err != nil {
-		return fmt.Errorf("join %s on %s: %w", wsd.Group, h.Iface, err)
+	if group == nil {
+		// Loopback: no Hello or Bye, which would be multicast.
+		return r.Serve(ctx, c)
 	}
-	_ = pc.SetMulticastInterface(ifi)
-	_ = pc.SetMulticastTTL(1)
 	if err := r.Hello(c, group); err != nil {
 		log.Warn("wsd: hello", "err", err)
 	}

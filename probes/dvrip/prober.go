@@ -94,6 +94,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 		if i > 0 {
 			select {
 			case <-ctx.Done():
+				continue // the run is over: no answer to this round would be read
 			case <-time.After(orDefault(d.Interval, DefaultInterval)):
 			}
 		}

@@ -114,10 +114,11 @@ func collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.
 }
 
 // sendRounds sends msg to dst sends times, interval apart, stopping early
-// when ctx ends. It returns the first send error.
+// when ctx ends: nothing is sent once the run is over, since no answer
+// would be read. It returns the first send error.
 func sendRounds(ctx context.Context, c net.PacketConn, dst net.Addr, msg []byte, sends int, interval time.Duration) error {
 	var first error
-	for i := 0; i < sends; i++ {
+	for i := 0; i < sends && ctx.Err() == nil; i++ {
 		if i > 0 {
 			t := time.NewTimer(interval)
 			select {

@@ -271,6 +271,7 @@ func (r *run) exchange(ctx context.Context, conn net.PacketConn, dst net.Addr, m
 		if i > 0 {
 			select {
 			case <-lctx.Done():
+				continue // the window is over: no answer to this round would be read
 			case <-time.After(orDefault(r.opt.Interval, DefaultInterval)):
 			}
 		}

@@ -264,3 +264,33 @@ func TestResponderSTMatching(t *testing.T) {
 		}
 	}
 }
+
+// countingConn counts the datagrams written through it.
+type countingConn struct {
+	net.PacketConn
+	writes atomic.Int32
+}
+
+func (c *countingConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	c.writes.Add(1)
+	return c.PacketConn.WriteTo(b, a)
+}
+
+// Once the listening window is over, no further round is sent: its answers
+// would never be read.
+func TestExchangeStopsSendingWhenOver(t *testing.T) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cc := &countingConn{PacketConn: c}
+	r := newRun(Options{Timeout: 100 * time.Millisecond, Sends: 3, Interval: 300 * time.Millisecond, NoFetch: true}, nil)
+	msgs := [][]byte{BuildMSearch("127.0.0.1:9", STAll, false), BuildMSearch("127.0.0.1:9", STRoot, false)}
+	if err := r.exchange(context.Background(), cc, c.LocalAddr(), msgs); err != nil {
+		t.Fatal(err)
+	}
+	if n := cc.writes.Load(); n != 2 {
+		t.Errorf("%d datagrams sent, want the first round's 2", n)
+	}
+}

@@ -425,7 +425,13 @@ func watchUplink(l *lab.Lab) (*linkWatch, error) {
 	w := &linkWatch{done: make(chan struct{}), events: make(chan linkEvent, 1024)}
 	ch := make(chan netlink.LinkUpdate, 256)
 	if err := netlink.LinkSubscribeWithOptions(ch, w.done, netlink.LinkSubscribeOptions{Namespace: &h,
-		ErrorCallback: func(err error) { fmt.Fprintln(os.Stderr, "cwbench: uplink watch:", err) }}); err != nil {
+		ErrorCallback: func(err error) {
+			select {
+			case <-w.done: // closing the subscription ends its read with an error
+			default:
+				fmt.Fprintln(os.Stderr, "cwbench: uplink watch:", err)
+			}
+		}}); err != nil {
 		return nil, fmt.Errorf("subscribe to links in %s: %w", l.GatewayNS(), err)
 	}
 	go func() {

@@ -41,13 +41,13 @@ func TestJudgeText(t *testing.T) {
 		correct, flag bool
 	}{
 		{"mac vendor: Hangzhou Hikvision Digital Technology Co.,Ltd.", "hikvision", true, true},
-		{"port 80 open: http Lorex webserver", "dahua", true, true},                      // brand counts
-		{"mac vendor: Hikvision\nport 80: AXIS P1455-LE http", "axis", false, true},       // two makers: not correct
-		{"port 80 open: http Apache php 7", "hp", false, false},                           // "hp" inside "php" is no name
-		{"mac vendor: Hewlett Packard", "hp", true, false},                                // alias
-		{"mac vendor: Samsung Techwin", "hanwha", true, false},                            // alias
-		{"mac vendor: Realtek Semiconductor", "hikvision", false, false},                  // nothing named
-		{"mac vendor: Zhejiang Dahua Technology", "", false, true},                        // no true maker: never correct
+		{"port 80 open: http Lorex webserver", "dahua", true, true},                 // brand counts
+		{"mac vendor: Hikvision\nport 80: AXIS P1455-LE http", "axis", false, true}, // two makers: not correct
+		{"port 80 open: http Apache php 7", "hp", false, false},                     // "hp" inside "php" is no name
+		{"mac vendor: Hewlett Packard", "hp", true, false},                          // alias
+		{"mac vendor: Samsung Techwin", "hanwha", true, false},                      // alias
+		{"mac vendor: Realtek Semiconductor", "hikvision", false, false},            // nothing named
+		{"mac vendor: Zhejiang Dahua Technology", "", false, true},                  // no true maker: never correct
 		{"script broadcast-wsdd-discover: Type: Device dn:NetworkVideoTransmitter", "bosch", false, false},
 	}
 	for _, c := range cases {

@@ -4,38 +4,17 @@ import (
 	"encoding/hex"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/arp"
 	"github.com/camwarden/camwarden/probes/capture"
+	"github.com/camwarden/camwarden/probes/probetest"
 )
-
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
 
 func decode(t testing.TB, raw []byte, vlan uint16) (probes.Frame, []probes.Observation, error) {
 	t.Helper()
-	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: raw, VLAN: vlan}, &f); err != nil {
-		t.Fatal(err)
-	}
-	var obs []probes.Observation
-	err := arp.Decoder{}.Decode(&f, func(o probes.Observation) { obs = append(obs, o) })
-	return f, obs, err
+	return probetest.Decode(t, arp.Decoder{}, capture.Packet{Data: raw, VLAN: vlan})
 }
 
 var (
@@ -56,7 +35,7 @@ func TestDecoderGolden(t *testing.T) {
 		{"probe.hex", cam, "", "probe"},
 	}
 	for _, c := range cases {
-		_, obs, err := decode(t, golden(t, c.file), 7)
+		_, obs, err := decode(t, probetest.GoldenHex(t, c.file), 7)
 		if err != nil {
 			t.Errorf("%s: %v", c.file, err)
 			continue
@@ -90,7 +69,7 @@ func TestDecoderIgnoresOthers(t *testing.T) {
 }
 
 func TestDecoderMalformed(t *testing.T) {
-	good := golden(t, "request.hex")
+	good := probetest.GoldenHex(t, "request.hex")
 	cases := map[string]func([]byte) []byte{
 		"truncated":        func(b []byte) []byte { return b[:14+20] },
 		"header only":      func(b []byte) []byte { return b[:14+4] },
@@ -120,7 +99,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 	// the busybox request has the same fields: our frame must equal it up to
 	// the padding
-	want := golden(t, "request.hex")
+	want := probetest.GoldenHex(t, "request.hex")
 	if hex.EncodeToString(fr[:len(want)]) != hex.EncodeToString(want) {
 		t.Fatalf("built\n%x\nbusybox\n%x", fr[:len(want)], want)
 	}
@@ -135,7 +114,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 
 func FuzzDecoder(f *testing.F) {
 	for _, n := range []string{"request.hex", "reply.hex", "gratuitous.hex", "probe.hex"} {
-		f.Add(golden(f, n)[14:])
+		f.Add(probetest.GoldenHex(f, n)[14:])
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		fr := probes.Frame{EtherType: probes.EtherTypeARP, Src: cam, Payload: payload}
@@ -148,7 +127,7 @@ func FuzzDecoder(f *testing.F) {
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	raw := golden(b, "gratuitous.hex")
+	raw := probetest.GoldenHex(b, "gratuitous.hex")
 	var f probes.Frame
 	if err := capture.Decode(capture.Packet{Data: raw}, &f); err != nil {
 		b.Fatal(err)

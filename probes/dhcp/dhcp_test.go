@@ -4,50 +4,22 @@ import (
 	"encoding/hex"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/probes/dhcp"
+	"github.com/camwarden/camwarden/probes/probetest"
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
 func decodeFrame(t testing.TB, raw []byte) ([]probes.Observation, error) {
 	t.Helper()
-	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: raw}, &f); err != nil {
-		t.Fatal(err)
-	}
-	var obs []probes.Observation
-	err := dhcp.Decoder{}.Decode(&f, func(o probes.Observation) { obs = append(obs, o) })
+	_, obs, err := probetest.Decode(t, dhcp.Decoder{}, capture.Packet{Data: raw})
 	return obs, err
-}
-
-func facts(o probes.Observation) map[string]string {
-	m := map[string]string{}
-	for _, f := range o.Facts {
-		m[f.Key] = f.Value
-	}
-	return m
 }
 
 func TestDecoderGolden(t *testing.T) {
@@ -64,7 +36,7 @@ func TestDecoderGolden(t *testing.T) {
 			"dhcp.params": "1,3,6,12,15,28,42", "dhcp.client_id": "015850edc40007", "dhcp.fqdn": "cam7.lab.example"}},
 	}
 	for _, c := range cases {
-		obs, err := decodeFrame(t, golden(t, c.file))
+		obs, err := decodeFrame(t, probetest.GoldenHex(t, c.file))
 		if err != nil {
 			t.Errorf("%s: %v", c.file, err)
 			continue
@@ -73,7 +45,7 @@ func TestDecoderGolden(t *testing.T) {
 			t.Errorf("%s: observations %+v", c.file, obs)
 			continue
 		}
-		got := facts(obs[0])
+		got := probetest.Facts(obs[0])
 		for k, v := range c.facts {
 			if got[k] != v {
 				t.Errorf("%s: %s=%q, want %q", c.file, k, got[k], v)
@@ -95,7 +67,7 @@ func TestBuildMatchesUdhcpc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := golden(t, "udhcpc-discover.hex")
+	want := probetest.GoldenHex(t, "udhcpc-discover.hex")
 	// The same client options in the same order as BusyBox: only the IP
 	// identification and the "secs" field may differ.
 	if len(fr) != len(want) {
@@ -149,7 +121,7 @@ func TestRequestCarriesRequestedIP(t *testing.T) {
 }
 
 func TestDecoderMalformed(t *testing.T) {
-	good := golden(t, "udhcpc-discover.hex")
+	good := probetest.GoldenHex(t, "udhcpc-discover.hex")
 	optStart := 42 + 240
 	cases := map[string]func([]byte) []byte{
 		"option runs past the end": func(b []byte) []byte { b[optStart+1] = 200; return b[:optStart+40] },
@@ -173,7 +145,7 @@ func TestDecoderMalformed(t *testing.T) {
 }
 
 func TestDecoderIgnores(t *testing.T) {
-	good := golden(t, "udhcpc-discover.hex")
+	good := probetest.GoldenHex(t, "udhcpc-discover.hex")
 	var f probes.Frame
 	if err := capture.Decode(capture.Packet{Data: good}, &f); err != nil {
 		t.Fatal(err)
@@ -199,7 +171,7 @@ func TestFQDNASCII(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	for _, n := range []string{"udhcpc-discover.hex", "udhcpc-request.hex"} {
-		f.Add(golden(f, n)[42:])
+		f.Add(probetest.GoldenHex(f, n)[42:])
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		fr := probes.Frame{IPProto: probes.ProtoUDP, SrcPort: 68, DstPort: 67, SrcIP: netip.IPv4Unspecified(),
@@ -219,7 +191,7 @@ func FuzzParse(f *testing.F) {
 
 func BenchmarkDecoder(b *testing.B) {
 	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: golden(b, "udhcpc-discover.hex")}, &f); err != nil {
+	if err := capture.Decode(capture.Packet{Data: probetest.GoldenHex(b, "udhcpc-discover.hex")}, &f); err != nil {
 		b.Fatal(err)
 	}
 	emit := func(probes.Observation) {}

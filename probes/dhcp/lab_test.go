@@ -17,6 +17,7 @@ import (
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/probes/dhcp"
+	"github.com/camwarden/camwarden/probes/probetest"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
 )
 
@@ -113,7 +114,7 @@ func TestDnsmasqUdhcpc(t *testing.T) {
 			if o.MAC.String() != cam.MAC.String() {
 				t.Fatalf("observation for %s, want the client %s", o.MAC, cam.MAC)
 			}
-			f := facts(o)
+			f := probetest.Facts(o)
 			got[f["dhcp.msg"]] = f
 		case <-deadline:
 			t.Fatalf("saw only %v", got)

@@ -3,20 +3,12 @@ package httpprobe
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-)
 
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+	"github.com/camwarden/camwarden/probes/probetest"
+)
 
 func TestParseHeadGolden(t *testing.T) {
 	tests := []struct {
@@ -37,7 +29,7 @@ func TestParseHeadGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			h, err := ParseHead(golden(t, tt.file))
+			h, err := ParseHead(probetest.Golden(t, tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +86,7 @@ func TestParseAuth(t *testing.T) {
 }
 
 func TestTitleAndNamespaces(t *testing.T) {
-	if got := Title(golden(t, "dahua.body")); got != "WEB SERVICE" {
+	if got := Title(probetest.Golden(t, "dahua.body")); got != "WEB SERVICE" {
 		t.Errorf("Title = %q", got)
 	}
 	if got := Title([]byte("<title>A &amp; B</title>")); got != "A & B" {
@@ -103,7 +95,7 @@ func TestTitleAndNamespaces(t *testing.T) {
 	if got := Title([]byte("<title>never closed")); got != "" {
 		t.Errorf("unterminated title = %q", got)
 	}
-	ns := XMLNamespaces(golden(t, "hikvision-activate.body"), 4)
+	ns := XMLNamespaces(probetest.Golden(t, "hikvision-activate.body"), 4)
 	if !slices.Equal(ns, []string{"http://www.hikvision.com/ver20/XMLSchema"}) {
 		t.Errorf("XMLNamespaces = %q", ns)
 	}
@@ -120,7 +112,7 @@ func seedAll(f *testing.F, suffix string) {
 	}
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), suffix) {
-			f.Add(golden(f, e.Name()))
+			f.Add(probetest.Golden(f, e.Name()))
 		}
 	}
 }

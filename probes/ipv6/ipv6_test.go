@@ -1,31 +1,15 @@
 package ipv6_test
 
 import (
-	"encoding/hex"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/probes/ipv6"
+	"github.com/camwarden/camwarden/probes/probetest"
 )
-
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
 
 func TestEUI64MAC(t *testing.T) {
 	cases := []struct {
@@ -63,12 +47,8 @@ func TestDecoderGolden(t *testing.T) {
 		{"rs-eui64-local.hex", "02:c4:7e:57:00:02", "02:c4:7e:57:00:02"},
 	}
 	for _, c := range cases {
-		var f probes.Frame
-		if err := capture.Decode(capture.Packet{Data: golden(t, c.file), VLAN: 12}, &f); err != nil {
-			t.Fatal(err)
-		}
-		var obs []probes.Observation
-		if err := (ipv6.Decoder{}).Decode(&f, func(o probes.Observation) { obs = append(obs, o) }); err != nil {
+		_, obs, err := probetest.Decode(t, ipv6.Decoder{}, capture.Packet{Data: probetest.GoldenHex(t, c.file), VLAN: 12})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if len(obs) != 1 || obs[0].MAC.String() != c.src || obs[0].VLAN != 12 || !obs[0].IP.IsLinkLocalUnicast() ||
@@ -90,8 +70,8 @@ func TestDecoderIgnoresOthers(t *testing.T) {
 }
 
 func FuzzDecoder(f *testing.F) {
-	f.Add(golden(f, "rs-eui64.hex"))
-	f.Add(golden(f, "rs-eui64-local.hex"))
+	f.Add(probetest.GoldenHex(f, "rs-eui64.hex"))
+	f.Add(probetest.GoldenHex(f, "rs-eui64-local.hex"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var fr probes.Frame
 		if capture.Decode(capture.Packet{Data: raw}, &fr) != nil {
@@ -109,7 +89,7 @@ func FuzzDecoder(f *testing.F) {
 
 func BenchmarkDecoder(b *testing.B) {
 	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: golden(b, "rs-eui64.hex")}, &f); err != nil {
+	if err := capture.Decode(capture.Packet{Data: probetest.GoldenHex(b, "rs-eui64.hex")}, &f); err != nil {
 		b.Fatal(err)
 	}
 	emit := func(probes.Observation) {}

@@ -15,6 +15,7 @@ import (
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/probes/lldp"
+	"github.com/camwarden/camwarden/probes/probetest"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
 )
 
@@ -88,7 +89,7 @@ func TestLldpd(t *testing.T) {
 	for {
 		select {
 		case o := <-obsc:
-			f := facts(o)
+			f := probetest.Facts(o)
 			if o.MAC.String() != dev.MAC.String() {
 				t.Fatalf("LLDP from %s, want %s", o.MAC, dev.MAC)
 			}

@@ -1,53 +1,24 @@
 package lldp_test
 
 import (
-	"encoding/hex"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/probes/lldp"
+	"github.com/camwarden/camwarden/probes/probetest"
 )
-
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
 
 func decode(t testing.TB, raw []byte) ([]probes.Observation, error) {
 	t.Helper()
-	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: raw}, &f); err != nil {
-		t.Fatal(err)
-	}
-	var obs []probes.Observation
-	err := lldp.Decoder{}.Decode(&f, func(o probes.Observation) { obs = append(obs, o) })
+	_, obs, err := probetest.Decode(t, lldp.Decoder{}, capture.Packet{Data: raw})
 	return obs, err
 }
 
-func facts(o probes.Observation) map[string]string {
-	m := map[string]string{}
-	for _, f := range o.Facts {
-		m[f.Key] = f.Value
-	}
-	return m
-}
-
 func TestDecoderGolden(t *testing.T) {
-	obs, err := decode(t, golden(t, "lldpd.hex"))
+	obs, err := decode(t, probetest.GoldenHex(t, "lldpd.hex"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +29,7 @@ func TestDecoderGolden(t *testing.T) {
 		"lldp.chassis_id": "58:50:ed:c4:00:01", "lldp.port_id": "58:50:ed:c4:00:01",
 		"lldp.system_name": "vm", "lldp.system_description": "DS-2CD2385G1-I camera",
 	}
-	got := facts(obs[0])
+	got := probetest.Facts(obs[0])
 	if len(got) != len(want) {
 		t.Errorf("facts %v", got)
 	}
@@ -67,13 +38,13 @@ func TestDecoderGolden(t *testing.T) {
 			t.Errorf("%s=%q, want %q", k, got[k], v)
 		}
 	}
-	in, err := lldp.Parse(golden(t, "lldpd.hex")[14:])
+	in, err := lldp.Parse(probetest.GoldenHex(t, "lldpd.hex")[14:])
 	if err != nil || in.TTL != 120 || in.PortDescription != "eth0" || len(in.MgmtAddrs) != 2 ||
 		in.MgmtAddrs[1] != netip.MustParseAddr("fe80::5a50:edff:fec4:1") {
 		t.Errorf("parse: %+v %v", in, err)
 	}
-	obs, err = decode(t, golden(t, "lldpd-shutdown.hex"))
-	if err != nil || len(obs) != 1 || facts(obs[0])["lldp.chassis_id"] != "58:50:ed:c4:00:01" {
+	obs, err = decode(t, probetest.GoldenHex(t, "lldpd-shutdown.hex"))
+	if err != nil || len(obs) != 1 || probetest.Facts(obs[0])["lldp.chassis_id"] != "58:50:ed:c4:00:01" {
 		t.Errorf("shutdown frame: %+v %v", obs, err)
 	}
 }
@@ -144,8 +115,8 @@ func TestDecoderIgnoresOthers(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(golden(f, "lldpd.hex")[14:])
-	f.Add(golden(f, "lldpd-shutdown.hex")[14:])
+	f.Add(probetest.GoldenHex(f, "lldpd.hex")[14:])
+	f.Add(probetest.GoldenHex(f, "lldpd-shutdown.hex")[14:])
 	f.Fuzz(func(t *testing.T, pdu []byte) {
 		fr := probes.Frame{EtherType: probes.EtherTypeLLDP, Src: net.HardwareAddr{2, 0, 0, 0, 0, 1}, Payload: pdu}
 		_ = (lldp.Decoder{}).Decode(&fr, func(o probes.Observation) {
@@ -158,7 +129,7 @@ func FuzzParse(f *testing.F) {
 
 func BenchmarkDecoder(b *testing.B) {
 	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: golden(b, "lldpd.hex")}, &f); err != nil {
+	if err := capture.Decode(capture.Packet{Data: probetest.GoldenHex(b, "lldpd.hex")}, &f); err != nil {
 		b.Fatal(err)
 	}
 	emit := func(probes.Observation) {}

@@ -6,30 +6,20 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/probetest"
 )
 
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestGoldenWire(t *testing.T) {
-	if !bytes.Equal(ProbeRequest().Marshal(), golden(t, "login-request.bin")) {
-		t.Errorf("probe request differs:\n%x\n%x", ProbeRequest().Marshal(), golden(t, "login-request.bin"))
+	if !bytes.Equal(ProbeRequest().Marshal(), probetest.Golden(t, "login-request.bin")) {
+		t.Errorf("probe request differs:\n%x\n%x", ProbeRequest().Marshal(), probetest.Golden(t, "login-request.bin"))
 	}
-	m, err := Parse(golden(t, "login-reply-205.bin"))
+	m, err := Parse(probetest.Golden(t, "login-reply-205.bin"))
 	if err != nil || m.MsgID != MsgLoginRsp || m.Ret() != RetNoSuchUser {
 		t.Errorf("%+v %v", m, err)
 	}
@@ -43,7 +33,7 @@ func TestGoldenWire(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
-	good := golden(t, "login-reply-205.bin")
+	good := probetest.Golden(t, "login-reply-205.bin")
 	big := append([]byte(nil), good...)
 	big[16], big[17], big[18] = 0, 0, 0x10 // 1 MiB declared
 	reserved := append([]byte(nil), good...)
@@ -118,7 +108,7 @@ func TestProberResponder(t *testing.T) {
 }
 
 func TestProberNegative(t *testing.T) {
-	header := golden(t, "login-reply-205.bin")[:HeaderSize]
+	header := probetest.Golden(t, "login-reply-205.bin")[:HeaderSize]
 	cases := map[string]func(net.Conn){
 		"http":      func(c net.Conn) { c.Write([]byte("HTTP/1.1 400 Bad Request\r\nServer: uc-httpd\r\n\r\n")) },
 		"truncated": func(c net.Conn) { c.Write(header) },
@@ -163,10 +153,10 @@ func TestProberNegative(t *testing.T) {
 func TestDecoder(t *testing.T) {
 	var got []probes.Observation
 	sink := func(o probes.Observation) { got = append(got, o) }
-	f := &probes.Frame{IPProto: probes.ProtoTCP, SrcIP: loopback, SrcPort: Port, DstPort: 40000, Payload: golden(t, "login-reply-205.bin")}
+	f := &probes.Frame{IPProto: probes.ProtoTCP, SrcIP: loopback, SrcPort: Port, DstPort: 40000, Payload: probetest.Golden(t, "login-reply-205.bin")}
 	for _, fr := range []*probes.Frame{
 		f,
-		{IPProto: probes.ProtoTCP, SrcPort: 40000, DstPort: Port, Payload: golden(t, "login-request.bin")}, // the asker, not the device
+		{IPProto: probes.ProtoTCP, SrcPort: 40000, DstPort: Port, Payload: probetest.Golden(t, "login-request.bin")}, // the asker, not the device
 		{IPProto: probes.ProtoTCP, SrcPort: Port, Payload: []byte{0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
 	} {
 		if err := (Decoder{}).Decode(fr, sink); err != nil {
@@ -179,8 +169,8 @@ func TestDecoder(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(golden(f, "login-request.bin"))
-	f.Add(golden(f, "login-reply-205.bin"))
+	f.Add(probetest.Golden(f, "login-request.bin"))
+	f.Add(probetest.Golden(f, "login-reply-205.bin"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
 		m2, err2 := Read(bytes.NewReader(b))

@@ -62,5 +62,12 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; CI runs a short s
 bench: ## Go benchmarks (decoders, classify, outbox...) then the lab benchmarks when root
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
 
+deb: ## Build the camwarden .deb packages (arm64, armhf = ARMv6 for Pi Zero/1) into dist/
+	$(GO) run ./scripts/package/cmd/mkdeb -version '$(VERSION)' -out dist
+
+test-arm: ## Run the unit tests cross-compiled for arm64 and armv6 under qemu-user-static
+	@scripts/deps.sh arm
+	scripts/test-arm.sh all
+
 clean: ## Remove build output
 	rm -rf $(BIN) dist

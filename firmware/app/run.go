@@ -62,8 +62,10 @@ func ApplianceID(cfg config.Config) string {
 	}
 	// The package's postinst writes a random id here once.
 	if b, err := os.ReadFile(ApplianceIDFile); err == nil {
-		if id := strings.TrimSpace(string(b)); id != "" {
-			return id
+		c := config.Default()
+		c.ApplianceID = strings.TrimSpace(string(b))
+		if c.ApplianceID != "" && c.Validate() == nil {
+			return c.ApplianceID
 		}
 	}
 	if b, err := os.ReadFile("/etc/machine-id"); err == nil && len(strings.TrimSpace(string(b))) > 0 {

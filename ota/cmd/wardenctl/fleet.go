@@ -219,17 +219,33 @@ func (f *fleet) subscribe(pc paho.Client) error {
 	return nil
 }
 
-// collect connects, subscribes and returns once retained messages have
-// stopped arriving for quiet (retained messages follow the SUBACK at once),
-// or at timeout.
+// collect connects, subscribes and returns the fleet once retained messages
+// have stopped arriving (see awaitRetained).
 func collect(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration) (*fleet, error) {
 	f := newFleet()
+	last := func() time.Time {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.last
+	}
+	if err := awaitRetained(ctx, b, timeout, quiet, f.subscribe, last); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// awaitRetained connects, subscribes once connected and returns once
+// retained messages have stopped arriving for quiet (they follow the SUBACK
+// at once), or at timeout, which also bounds the wait for the SUBACK.
+// lastMsg says when the last message arrived (zero: none yet). The client is
+// disconnected on return, so the handlers have stopped writing by then.
+func awaitRetained(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration, subscribe func(paho.Client) error, lastMsg func() time.Time) error {
 	subErr := make(chan error, 1)
 	pc, err := b.connect(ctx, func(pc paho.Client) {
-		go func() { subErr <- f.subscribe(pc) }()
+		go func() { subErr <- subscribe(pc) }()
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer pc.Disconnect(100)
 	deadline := time.NewTimer(timeout)
@@ -237,34 +253,87 @@ func collect(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration) 
 	select {
 	case err := <-subErr:
 		if err != nil {
-			return nil, err
+			return err
 		}
 	case <-deadline.C:
-		return nil, fmt.Errorf("no SUBACK from %s within %s", b.broker, timeout)
+		return fmt.Errorf("no SUBACK from %s within %s", b.broker, timeout)
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
+	// Quiet counts from the SUBACK at the earliest: retained messages that
+	// raced it in must not cut the wait for the rest short.
 	start := time.Now()
 	tick := time.NewTicker(quiet / 4)
 	defer tick.Stop()
 	for {
 		select {
 		case <-deadline.C:
-			return f, nil
+			return nil
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-tick.C:
-			f.mu.Lock()
-			last := f.last
-			f.mu.Unlock()
-			if last.IsZero() {
+			last := lastMsg()
+			if last.Before(start) {
 				last = start
 			}
 			if time.Since(last) >= quiet {
-				return f, nil
+				return nil
 			}
 		}
 	}
+}
+
+// collectLatest gathers, per appliance, the newest retained payload on
+// filter, at most maxAppliances of them. decode turns a message (the topic
+// after its kind, and the payload) into a payload and its seq, or says it
+// is not one.
+func collectLatest[T any](ctx context.Context, b *brokerFlags, filter string, timeout, quiet time.Duration, decode func(rest string, payload []byte) (T, uint64, bool)) (map[string]T, error) {
+	type entry struct {
+		p   T
+		seq uint64
+	}
+	var mu sync.Mutex
+	got := map[string]entry{}
+	var last time.Time
+	handler := func(_ paho.Client, m paho.Message) {
+		app, _, rest, ok := mqtt.ParseTopic(m.Topic())
+		if !ok || len(m.Payload()) == 0 || len(m.Payload()) > mqtt.MaxPayload {
+			return
+		}
+		p, seq, ok := decode(rest, m.Payload())
+		if !ok {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		last = time.Now()
+		if old, have := got[app]; (have || len(got) < maxAppliances) && (!have || seq >= old.seq) {
+			got[app] = entry{p, seq}
+		}
+	}
+	subscribe := func(pc paho.Client) error {
+		tok := pc.Subscribe(filter, 1, handler)
+		tok.WaitTimeout(10 * time.Second)
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+		return nil
+	}
+	lastMsg := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return last
+	}
+	if err := awaitRetained(ctx, b, timeout, quiet, subscribe, lastMsg); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	out := make(map[string]T, len(got))
+	for app, e := range got {
+		out[app] = e.p
+	}
+	return out, nil
 }
 
 // sorted returns the appliances by id (callers hold f.mu).

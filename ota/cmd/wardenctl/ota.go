@@ -9,11 +9,8 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/camwarden/camwarden/firmware/report/mqtt"
 	"github.com/camwarden/camwarden/ota/update"
@@ -109,55 +106,11 @@ func runOTA(ctx context.Context, args []string, out io.Writer) error {
 
 // collectOTA gathers the retained ota/status of every appliance.
 func collectOTA(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration) (map[string]otaStatus, error) {
-	var mu sync.Mutex
-	got := map[string]otaStatus{}
-	last := time.Now()
-	subErr := make(chan error, 1)
-	handler := func(_ paho.Client, m paho.Message) {
-		app, _, _, ok := mqtt.ParseTopic(m.Topic())
-		if !ok || len(m.Payload()) == 0 || len(m.Payload()) > mqtt.MaxPayload {
-			return
-		}
+	return collectLatest(ctx, b, mqtt.TopicRoot+"+/"+update.TopicStatus, timeout, quiet, func(_ string, raw []byte) (otaStatus, uint64, bool) {
 		var p otaStatus
-		if err := json.Unmarshal(m.Payload(), &p); err != nil || p.Schema != update.SchemaStatus {
-			return
+		if err := json.Unmarshal(raw, &p); err != nil || p.Schema != update.SchemaStatus {
+			return p, 0, false
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		last = time.Now()
-		if old, have := got[app]; (have || len(got) < maxAppliances) && (!have || p.Seq >= old.Seq) {
-			got[app] = p
-		}
-	}
-	pc, err := b.connect(ctx, func(pc paho.Client) {
-		go func() {
-			tok := pc.Subscribe(mqtt.TopicRoot+"+/"+update.TopicStatus, 1, handler)
-			tok.WaitTimeout(10 * time.Second)
-			subErr <- tok.Error()
-		}()
+		return p, p.Seq, true
 	})
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Disconnect(100)
-	if err := <-subErr; err != nil {
-		return nil, fmt.Errorf("subscribe: %w", err)
-	}
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		idle := time.Since(last)
-		mu.Unlock()
-		if idle >= quiet {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(quiet / 5):
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return got, nil
 }

@@ -7,15 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
-	paho "github.com/eclipse/paho.mqtt.golang"
 	"gopkg.in/yaml.v3"
 
 	"github.com/camwarden/camwarden/firmware/report/mqtt"
@@ -228,70 +225,16 @@ type reportedPayload struct {
 
 // collectReports gathers the retained policy/reported of every appliance.
 func collectReports(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration) (map[string]reportedPayload, error) {
-	var mu sync.Mutex
-	reps := map[string]reportedPayload{}
-	last := time.Now()
-	subErr := make(chan error, 1)
-	handler := func(_ paho.Client, m paho.Message) {
-		app, _, rest, ok := mqtt.ParseTopic(m.Topic())
-		if !ok || rest != "reported" || len(m.Payload()) == 0 || len(m.Payload()) > mqtt.MaxPayload {
-			return
-		}
+	return collectLatest(ctx, b, mqtt.TopicRoot+"+/policy/reported", timeout, quiet, func(rest string, raw []byte) (reportedPayload, uint64, bool) {
 		var p reportedPayload
-		if err := json.Unmarshal(m.Payload(), &p); err != nil || p.Schema != policy.SchemaReported {
-			return
+		if rest != "reported" {
+			return p, 0, false
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		last = time.Now()
-		if old, have := reps[app]; (have || len(reps) < maxAppliances) && (!have || p.Seq >= old.Seq) {
-			reps[app] = p
+		if err := json.Unmarshal(raw, &p); err != nil || p.Schema != policy.SchemaReported {
+			return p, 0, false
 		}
-	}
-	pc, err := b.connect(ctx, func(pc paho.Client) {
-		go func() {
-			tok := pc.Subscribe(mqtt.TopicRoot+"+/policy/reported", 1, handler)
-			tok.WaitTimeout(10 * time.Second)
-			subErr <- tok.Error()
-		}()
+		return p, p.Seq, true
 	})
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Disconnect(100)
-	deadline := time.After(timeout)
-	select {
-	case err := <-subErr:
-		if err != nil {
-			return nil, fmt.Errorf("subscribe: %w", err)
-		}
-	case <-deadline:
-		return nil, fmt.Errorf("no SUBACK from %s within %s", b.broker, timeout)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	mu.Lock()
-	last = time.Now()
-	mu.Unlock()
-	tick := time.NewTicker(quiet / 4)
-	defer tick.Stop()
-	for {
-		select {
-		case <-deadline:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-tick.C:
-			mu.Lock()
-			q := time.Since(last) >= quiet
-			mu.Unlock()
-			if !q {
-				continue
-			}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		return maps.Clone(reps), nil
-	}
 }
 
 func writeReports(out io.Writer, reps map[string]reportedPayload, now time.Time) error {

@@ -1,0 +1,316 @@
+package udpdisc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
+)
+
+// countingConn counts writes and fails those to failTo.
+type countingConn struct {
+	net.PacketConn
+	writes atomic.Int32
+	failTo string
+}
+
+var errWrite = errors.New("write refused")
+
+func (c *countingConn) WriteTo(b []byte, a net.Addr) (int, error) {
+	c.writes.Add(1)
+	if a.String() == c.failTo {
+		return 0, errWrite
+	}
+	return c.PacketConn.WriteTo(b, a)
+}
+
+func loopConn(t *testing.T) net.PacketConn {
+	t.Helper()
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestSendRounds(t *testing.T) {
+	sink := loopConn(t)
+	a := sink.LocalAddr()
+	b := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	c := &countingConn{PacketConn: loopConn(t), failTo: b.String()}
+	start := time.Now()
+	to, err := SendRounds(context.Background(), c, 3, 20*time.Millisecond, Datagram{a, []byte("x")}, Datagram{b, []byte("y")})
+	if n := c.writes.Load(); n != 6 {
+		t.Errorf("%d writes, want 3 rounds of 2", n)
+	}
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Errorf("rounds not spaced: %v", d)
+	}
+	if !errors.Is(err, errWrite) || to.String() != b.String() {
+		t.Errorf("first error %v to %v", err, to)
+	}
+
+	// The run ends during the wait: the remaining rounds are not sent.
+	c = &countingConn{PacketConn: loopConn(t)}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := SendRounds(ctx, c, 3, time.Second, Datagram{a, []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.writes.Load(); n != 1 {
+		t.Errorf("%d writes, want the first round only", n)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("did not stop with ctx: %v", d)
+	}
+	// Over before it began: nothing at all.
+	if _, err := SendRounds(ctx, c, 3, time.Second, Datagram{a, []byte("x")}); err != nil || c.writes.Load() != 1 {
+		t.Errorf("sent after the run ended: %d writes, %v", c.writes.Load(), err)
+	}
+}
+
+func TestCollect(t *testing.T) {
+	rx := loopConn(t)
+	tx := loopConn(t)
+	type got struct {
+		src      netip.AddrPort
+		n        int
+		oversize bool
+	}
+	var (
+		mu   sync.Mutex
+		seen []got
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Collect(ctx, []net.PacketConn{rx}, func(src netip.AddrPort, b []byte, oversize bool) {
+			mu.Lock()
+			seen = append(seen, got{src, len(b), oversize})
+			mu.Unlock()
+		})
+	}()
+	for _, n := range []int{10, probes.MaxPayload, probes.MaxPayload + 100} {
+		if _, err := tx.WriteTo(make([]byte, n), rx.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	<-done
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("Collect outlived its context: %v", d)
+	}
+	from := tx.LocalAddr().(*net.UDPAddr).AddrPort()
+	want := []got{{from, 10, false}, {from, probes.MaxPayload, false}, {from, probes.MaxPayload, true}}
+	if len(seen) != len(want) {
+		t.Fatalf("got %+v, want %+v", seen, want)
+	}
+	for i := range want {
+		if seen[i] != want[i] {
+			t.Errorf("datagram %d: %+v, want %+v", i, seen[i], want[i])
+		}
+	}
+}
+
+func TestCollectCap(t *testing.T) {
+	defer func(n int) { maxDatagrams = n }(maxDatagrams)
+	maxDatagrams = 5
+	rx, tx := loopConn(t), loopConn(t)
+	for range 10 {
+		if _, err := tx.WriteTo([]byte("flood"), rx.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n := 0
+	start := time.Now()
+	Collect(ctx, []net.PacketConn{rx}, func(netip.AddrPort, []byte, bool) { n++ })
+	if n != 5 {
+		t.Errorf("%d handled, want the cap of 5", n)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a flood should end the run early, took %v", d)
+	}
+}
+
+func TestInSubnets(t *testing.T) {
+	if InSubnets(nil) != nil {
+		t.Error("no subnets must accept everything (nil filter)")
+	}
+	f := InSubnets([]netip.Prefix{netip.MustParsePrefix("198.18.1.0/24"), netip.MustParsePrefix("10.0.0.0/8")})
+	for a, want := range map[string]bool{"198.18.1.9": true, "10.1.2.3": true, "198.18.2.1": false, "127.0.0.1": false} {
+		if f(netip.MustParseAddr(a)) != want {
+			t.Errorf("%s: want %v", a, want)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	if OrDefault(0, time.Second) != time.Second || OrDefault(-1, time.Second) != time.Second || OrDefault(time.Minute, time.Second) != time.Minute {
+		t.Error("OrDefault")
+	}
+	if Sends(0, 2) != 2 || Sends(3, 2) != 3 || Sends(1000, 2) != MaxSends {
+		t.Error("Sends")
+	}
+}
+
+// Two listeners share one port (address reuse), as two discovery tools on
+// one host do.
+func TestListenPortReuse(t *testing.T) {
+	a, err := ListenPort(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	port := a.LocalAddr().(*net.UDPAddr).Port
+	b, err := ListenPort(port)
+	if err != nil {
+		t.Fatalf("second listener on %d: %v", port, err)
+	}
+	b.Close()
+	if _, err := ListenGroup(nil, net.IPv4(127, 0, 0, 1), port); err == nil || !strings.Contains(err.Error(), "join 127.0.0.1") {
+		t.Errorf("joining a unicast address must fail with context, got %v", err)
+	}
+}
+
+func TestServe(t *testing.T) {
+	port := udpdisctest.StartResponder(t, func(ctx context.Context, conn net.PacketConn) error {
+		return Serve(ctx, conn, 4, func(b []byte, from net.Addr) {
+			_, _ = conn.WriteTo(append([]byte("re:"), b...), from)
+		})
+	})
+	// A datagram longer than the buffer arrives cut to it.
+	if got := udpdisctest.AskOnce(t, port, []byte("hello")); string(got) != "re:hell" {
+		t.Errorf("answer %q", got)
+	}
+	// A closed conn ends Serve without error.
+	c := loopConn(t)
+	c.Close()
+	if err := Serve(context.Background(), c, 4, func([]byte, net.Addr) {}); err != nil {
+		t.Errorf("closed conn: %v", err)
+	}
+}
+
+// toy is a protocol made up for these tests: "TOY?" asks, "TOY!<mac>"
+// answers, "TOY!skip" is someone else's answer, "TOY!bad" a broken one.
+var errToyNoReply = errors.New("toy: no reply")
+
+func toy(timeout time.Duration) *Exchange {
+	return &Exchange{
+		Name: "toy", What: "question", Request: []byte("TOY?"),
+		IsReply: func(b []byte) bool { return bytes.HasPrefix(b, []byte("TOY!")) },
+		Parse: func(b []byte) (Answer, error) {
+			switch s := string(b[4:]); s {
+			case "skip":
+				return Answer{}, ErrSkip
+			case "bad":
+				return Answer{}, errors.New("broken")
+			case "":
+				return Answer{Facts: []probes.Fact{probes.F("toy.seen", "reply")}}, nil
+			default:
+				mac, err := net.ParseMAC(s)
+				return Answer{MAC: mac, Facts: []probes.Fact{probes.F("toy.mac", s)}}, err
+			}
+		},
+		ErrNoReply: errToyNoReply,
+		Timeout:    timeout, Sends: 2, Interval: 50 * time.Millisecond,
+	}
+}
+
+func toyProbe(ctx context.Context, port int, timeout time.Duration, emit probes.Sink) error {
+	return toy(timeout).Probe(ctx, probes.Target{IP: udpdisctest.Loopback, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}, port, emit)
+}
+
+func answer(s string) func([]byte) []byte {
+	return func(req []byte) []byte {
+		if string(req) != "TOY?" {
+			return nil
+		}
+		return []byte(s)
+	}
+}
+
+func TestExchangeProbe(t *testing.T) {
+	port := udpdisctest.StartFake(t, true, answer("TOY!"))
+	o := udpdisctest.ProbeOne(t, toyProbe, port)
+	if o.Probe != "toy" || o.IP != udpdisctest.Loopback || o.MAC.String() != "02:00:00:00:00:09" || udpdisctest.FactMap(o.Facts)["toy.seen"] != "reply" {
+		t.Errorf("observation %+v (the target's MAC fills in one the reply lacks)", o)
+	}
+	udpdisctest.BadReplies(t, toyProbe, errToyNoReply, map[string]func([]byte) []byte{
+		"broken":    answer("TOY!bad"),
+		"oversized": answer("TOY!" + strings.Repeat("x", probes.MaxPayload)),
+		"silent":    nil,
+	})
+	udpdisctest.Slow(t, toyProbe, errToyNoReply)
+	// Another protocol's datagram and another run's answer are no answer.
+	for _, s := range []string{"NOPE", "TOY!skip"} {
+		emit, got := udpdisctest.Sink()
+		err := toyProbe(context.Background(), udpdisctest.StartFake(t, false, answer(s)), 200*time.Millisecond, emit)
+		if !errors.Is(err, errToyNoReply) || len(got()) != 0 {
+			t.Errorf("%s: err %v obs %v", s, err, got())
+		}
+	}
+	// The oversize error names the cap.
+	emit, _ := udpdisctest.Sink()
+	err := toyProbe(context.Background(), udpdisctest.StartFake(t, false, answer("TOY!"+strings.Repeat("x", probes.MaxPayload))), 200*time.Millisecond, emit)
+	if err == nil || !strings.Contains(err.Error(), "larger than 9216 bytes") || !strings.HasPrefix(err.Error(), "toy: probe 127.0.0.1:") {
+		t.Errorf("oversize: %v", err)
+	}
+	if err := toy(time.Second).Probe(context.Background(), probes.Target{IP: netip.MustParseAddr("::1")}, 1, emit); err == nil || err.Error() != "toy: probe ::1: IPv4 only" {
+		t.Errorf("IPv6 target: %v", err)
+	}
+}
+
+// Discover reports one observation per device (MAC, else address), and only
+// devices inside the link's subnets. Aimed at a loopback fake (its unicast
+// address standing in for the group) it shows both.
+func TestExchangeDiscover(t *testing.T) {
+	replies := [][]byte{[]byte("TOY!02:00:00:00:00:01"), []byte("TOY!02:00:00:00:00:01"), []byte("TOY!02:00:00:00:00:02")}
+	c := loopConn(t)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for _, r := range replies {
+				_, _ = c.WriteTo(r, from)
+			}
+		}
+	}()
+	to := []net.Addr{c.LocalAddr()}
+	for subnet, want := range map[string]int{"127.0.0.0/8": 2, "198.18.0.0/15": 0} {
+		emit, got := udpdisctest.Sink()
+		l := probes.Link{Addr: udpdisctest.Loopback, Subnets: []netip.Prefix{netip.MustParsePrefix(subnet)}}
+		listened := false
+		listen := func() (net.PacketConn, error) { listened = true; return nil, errors.New("port taken") }
+		if err := toy(300*time.Millisecond).Discover(context.Background(), l, to, listen, emit); err != nil {
+			t.Fatal(err)
+		}
+		if len(got()) != want || !listened {
+			t.Errorf("subnet %s: %d observations, want %d: %+v", subnet, len(got()), want, got())
+		}
+	}
+	// A send failure (port 0 is refused locally) is the run's error,
+	// naming what and where.
+	emit, _ := udpdisctest.Sink()
+	err := toy(100*time.Millisecond).Discover(context.Background(), probes.Link{Addr: udpdisctest.Loopback}, []net.Addr{&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0}}, nil, emit)
+	if err == nil || !strings.HasPrefix(err.Error(), "toy: send question to 127.0.0.1:0: ") {
+		t.Errorf("send to port 0: %v", err)
+	}
+}

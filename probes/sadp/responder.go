@@ -2,11 +2,11 @@ package sadp
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Responder answers SADP inquiries like a Hikvision device: for each
@@ -21,32 +21,15 @@ type Responder struct {
 
 // Serve reads inquiries from conn until ctx ends. It never closes conn.
 func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	buf := make([]byte, MaxMessage+1)
-	for {
-		n, from, err := conn.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+	log := udpdisc.Logger(r.Log)
+	return udpdisc.Serve(ctx, conn, MaxMessage+1, func(b []byte, from net.Addr) {
+		if len(b) > MaxMessage || Kind(b) != "inquiry" {
+			return
 		}
-		if n > MaxMessage || Kind(buf[:n]) != "inquiry" {
-			continue
-		}
-		q, err := ParseInquiry(buf[:n])
+		q, err := ParseInquiry(b)
 		if err != nil || !strings.EqualFold(q.Types, "inquiry") {
 			log.Debug("sadp responder: ignored", "from", from, "err", err)
-			continue
+			return
 		}
 		rep := r.Reply
 		rep.UUID = q.UUID
@@ -58,5 +41,5 @@ func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
 		if _, err := conn.WriteTo(rep.Marshal(), dst); err != nil {
 			log.Debug("sadp responder: send", "to", dst, "err", err)
 		}
-	}
+	})
 }

@@ -5,30 +5,18 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
 )
 
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func factMap(fs []probes.Fact) map[string]string {
-	m := map[string]string{}
-	for _, f := range fs {
-		m[f.Key] = f.Value
-	}
-	return m
-}
+var (
+	golden  = udpdisctest.Golden
+	factMap = udpdisctest.FactMap
+)
 
 func TestParseGoldenReply(t *testing.T) {
 	r, err := ParseReply(golden(t, "reply-ds-2cd2385g1-i.xml"))

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -215,4 +217,15 @@ func AskOnce(t testing.TB, port int, msgs ...[]byte) []byte {
 		t.Errorf("a second datagram was answered: %q", buf[:n])
 	}
 	return first
+}
+
+// Golden reads testdata/name (a golden packet; each testdata/SOURCE.md says
+// where they come from), failing the test when it cannot.
+func Golden(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
+
+	"github.com/camwarden/camwarden/probes/internal/xmltree"
 )
 
 // Namespaces and addresses of WS-Discovery 2005/04 over SOAP 1.2, the
@@ -119,62 +121,62 @@ func Parse(b []byte) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if root.name.Local != "Envelope" {
-		return nil, fmt.Errorf("%w: root element %q", ErrNotSOAP, root.name.Local)
+	if root.Name().Local != "Envelope" {
+		return nil, fmt.Errorf("%w: root element %q", ErrNotSOAP, root.Name().Local)
 	}
-	body := root.child("Body")
+	body := root.Child("Body")
 	if body == nil {
 		return nil, fmt.Errorf("%w: no Body", ErrNotSOAP)
 	}
-	h := root.child("Header")
+	h := root.Child("Header")
 	m := &Message{
-		Action:    h.child("Action").str(),
-		MessageID: h.child("MessageID").str(),
-		RelatesTo: h.child("RelatesTo").str(),
-		To:        h.child("To").str(),
+		Action:    h.Child("Action").Text(),
+		MessageID: h.Child("MessageID").Text(),
+		RelatesTo: h.Child("RelatesTo").Text(),
+		To:        h.Child("To").Text(),
 	}
-	var first *node
-	if len(body.kids) > 0 {
-		first = body.kids[0]
+	var first *xmltree.Node
+	if kids := body.Kids(); len(kids) > 0 {
+		first = kids[0]
 	}
 	switch {
 	case first == nil:
-	case first.name.Local == "Probe":
+	case first.Name().Local == "Probe":
 		m.Kind = KindProbe
-		tn := first.child("Types")
-		for _, q := range fieldsN(tn.str(), maxTypes) {
-			m.ProbeTypes = append(m.ProbeTypes, resolveQName(tn, q))
+		tn := first.Child("Types")
+		for _, q := range fieldsN(tn.Text(), maxTypes) {
+			m.ProbeTypes = append(m.ProbeTypes, tn.QName(q))
 		}
-		m.ProbeScopes = fieldsN(first.child("Scopes").str(), maxScopes)
-	case first.name.Local == "ProbeMatches":
+		m.ProbeScopes = fieldsN(first.Child("Scopes").Text(), maxScopes)
+	case first.Name().Local == "ProbeMatches":
 		m.Kind = KindProbeMatches
-		for _, pm := range first.children("ProbeMatch") {
+		for _, pm := range first.Children("ProbeMatch") {
 			if len(m.Endpoints) == maxEndpoints {
 				break
 			}
 			m.Endpoints = append(m.Endpoints, endpointOf(pm))
 		}
-	case first.name.Local == "Hello":
+	case first.Name().Local == "Hello":
 		m.Kind = KindHello
 		m.Endpoints = []Endpoint{endpointOf(first)}
-	case first.name.Local == "Bye":
+	case first.Name().Local == "Bye":
 		m.Kind = KindBye
 		m.Endpoints = []Endpoint{endpointOf(first)}
 	}
 	return m, nil
 }
 
-func endpointOf(n *node) Endpoint {
-	tn := n.child("Types")
+func endpointOf(n *xmltree.Node) Endpoint {
+	tn := n.Child("Types")
 	e := Endpoint{
-		Address:         n.path("EndpointReference", "Address").str(),
-		Types:           fieldsN(tn.str(), maxTypes),
-		Scopes:          fieldsN(n.child("Scopes").str(), maxScopes),
-		XAddrs:          fieldsN(n.child("XAddrs").str(), maxXAddrs),
-		MetadataVersion: n.child("MetadataVersion").str(),
+		Address:         n.Path("EndpointReference", "Address").Text(),
+		Types:           fieldsN(tn.Text(), maxTypes),
+		Scopes:          fieldsN(n.Child("Scopes").Text(), maxScopes),
+		XAddrs:          fieldsN(n.Child("XAddrs").Text(), maxXAddrs),
+		MetadataVersion: n.Child("MetadataVersion").Text(),
 	}
 	for _, q := range e.Types {
-		e.TypeNames = append(e.TypeNames, resolveQName(tn, q))
+		e.TypeNames = append(e.TypeNames, tn.QName(q))
 	}
 	return e
 }
@@ -186,17 +188,6 @@ func fieldsN(s string, max int) []string {
 		f = f[:max]
 	}
 	return f
-}
-
-// resolveQName turns "dn:NetworkVideoTransmitter" into its namespace and
-// local name using the declarations in scope at n.
-func resolveQName(n *node, q string) xml.Name {
-	prefix, local, ok := strings.Cut(q, ":")
-	if !ok {
-		prefix, local = "", q
-	}
-	ns, _ := n.resolve(prefix)
-	return xml.Name{Space: ns, Local: local}
 }
 
 // NewMessageID returns a fresh urn:uuid MessageID (random, version 4).

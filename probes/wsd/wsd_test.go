@@ -3,6 +3,7 @@ package wsd
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -158,8 +159,24 @@ func TestParseRejects(t *testing.T) {
 	}
 	// Wide but shallow: the element count cap applies.
 	wide := "<Envelope><Body><ProbeMatches>" + strings.Repeat("<ProbeMatch/>", maxElements) + "</ProbeMatches></Body></Envelope>"
-	if _, err := Parse([]byte(wide)); err == nil {
-		t.Error("element cap not applied")
+	if _, err := Parse([]byte(wide)); !errors.Is(err, ErrTooComplex) {
+		t.Errorf("element cap not applied: %v", err)
+	}
+	// The bounds report with the package's own errors.
+	for in, want := range map[string]error{
+		"":                                ErrNotSOAP,
+		"<a><b/></a>":                     ErrNotSOAP,
+		strings.Repeat(" ", MaxMessage+1): ErrTooLarge,
+		"<Envelope><Body>" + strings.Repeat("<a>", maxDepth) + strings.Repeat("</a>", maxDepth) + "</Body></Envelope>": ErrTooComplex,
+	} {
+		if _, err := Parse([]byte(in)); !errors.Is(err, want) {
+			t.Errorf("%.40q: got %v, want %v", in, err, want)
+		}
+	}
+	// Exactly at the depth cap is still read.
+	deep := "<Envelope><Body>" + strings.Repeat("<a>", maxDepth-2) + strings.Repeat("</a>", maxDepth-2) + "</Body></Envelope>"
+	if _, err := Parse([]byte(deep)); err != nil {
+		t.Errorf("depth %d refused: %v", maxDepth, err)
 	}
 }
 

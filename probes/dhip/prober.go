@@ -3,13 +3,12 @@ package dhip
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Defaults for the active probes.
@@ -48,36 +47,12 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	if group == nil {
 		group = Group
 	}
-	log := logger(d.Log)
-	ctx, cancel := context.WithTimeout(ctx, orDefault(d.Timeout, DefaultTimeout))
-	defer cancel()
-	send, err := listenSend(l)
-	if err != nil {
-		return err
-	}
-	defer send.Close()
-	conns := []net.PacketConn{send}
+	var listen func() (net.PacketConn, error)
 	if !d.NoGroupListen {
-		if g, err := ListenGroup(l.Iface, group, port); err != nil {
-			log.Debug("dhip: no group listener", "err", err)
-		} else {
-			defer g.Close()
-			conns = append(conns, g)
-		}
+		listen = func() (net.PacketConn, error) { return ListenGroup(l.Iface, group, port) }
 	}
-	c := &collector{emit: emit, log: log, seen: map[string]bool{}, accept: inSubnets(l)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		collect(ctx, conns, c.handle)
-	}()
-	dst := &net.UDPAddr{IP: group, Port: port}
-	serr := sendRounds(ctx, send, dst, BuildSearch(), orDefaultInt(d.Sends, DefaultSends), orDefault(d.Interval, DefaultInterval))
-	<-done
-	if serr != nil {
-		return fmt.Errorf("dhip: send search to %s: %w", dst, serr)
-	}
-	return nil
+	x := exchange(d.Timeout, d.Sends, d.Interval, d.Log)
+	return x.Discover(ctx, l, []net.Addr{&net.UDPAddr{IP: group, Port: port}}, listen, emit)
 }
 
 // Prober sends one host a unicast DHDiscover.search. The zero value is ready.
@@ -95,129 +70,35 @@ func (*Prober) Name() string { return "dhip" }
 // Probe implements probes.Prober. Replies are accepted from any source port
 // of the target's address.
 func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
-	if !t.IP.Is4() {
-		return fmt.Errorf("dhip: probe %s: IPv4 only", t.IP)
-	}
 	port := p.Port
 	if port == 0 {
 		port = Port
 	}
-	ctx, cancel := context.WithTimeout(ctx, orDefault(p.Timeout, DefaultTimeout))
-	defer cancel()
-	conn, err := net.ListenUDP("udp4", nil)
-	if err != nil {
-		return fmt.Errorf("dhip: probe %s: %w", t.IP, err)
-	}
-	defer conn.Close()
-	got := false
-	c := &collector{
-		emit: func(o probes.Observation) {
-			if o.MAC == nil {
-				o.MAC = t.MAC
+	return exchange(p.Timeout, p.Sends, p.Interval, p.Log).Probe(ctx, t, port, emit)
+}
+
+// exchange is one DHDiscover.search run.
+func exchange(timeout time.Duration, sends int, interval time.Duration, log *slog.Logger) *udpdisc.Exchange {
+	return &udpdisc.Exchange{
+		Name:    "dhip",
+		What:    "search",
+		Request: BuildSearch(),
+		IsReply: IsDHIP,
+		Parse: func(b []byte) (udpdisc.Answer, error) {
+			r, err := ParseReply(b)
+			if errors.Is(err, ErrNotAnswers) {
+				return udpdisc.Answer{}, udpdisc.ErrSkip // our own search looped back, or another tool's
 			}
-			emit(o)
-			got = true
-			cancel()
+			if err != nil {
+				return udpdisc.Answer{}, err
+			}
+			return udpdisc.Answer{MAC: r.HardwareAddr(), Facts: r.Facts()}, nil
 		},
-		log:    logger(p.Log),
-		seen:   map[string]bool{},
-		accept: func(a netip.Addr) bool { return a == t.IP },
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		collect(ctx, []net.PacketConn{conn}, c.handle)
-	}()
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(t.IP, uint16(port)))
-	serr := sendRounds(ctx, conn, dst, BuildSearch(), orDefaultInt(p.Sends, DefaultSends), orDefault(p.Interval, DefaultInterval))
-	<-done
-	switch {
-	case got:
-		return nil
-	case serr != nil:
-		return fmt.Errorf("dhip: probe %s: %w", dst, serr)
-	case c.lastErr != nil:
-		return fmt.Errorf("dhip: probe %s: %w", dst, c.lastErr)
-	}
-	return fmt.Errorf("dhip: probe %s: %w", dst, ErrNoReply)
-}
-
-// collector turns reply datagrams into observations, one per device (MAC,
-// else source IP).
-type collector struct {
-	emit    probes.Sink
-	log     *slog.Logger
-	accept  func(netip.Addr) bool
-	seen    map[string]bool
-	lastErr error
-}
-
-func (c *collector) handle(src netip.AddrPort, b []byte, oversize bool) {
-	if c.accept != nil && !c.accept(src.Addr()) {
-		return
-	}
-	if !IsDHIP(b) {
-		return
-	}
-	if oversize {
-		c.lastErr = fmt.Errorf("reply from %s: %w", src, ErrTooLarge)
-		return
-	}
-	r, err := ParseReply(b)
-	if errors.Is(err, ErrNotAnswers) {
-		return // our own search looped back, or another tool's
-	}
-	if err != nil {
-		c.lastErr = fmt.Errorf("parse reply from %s: %w", src, err)
-		c.log.Debug("dhip: bad reply", "from", src, "err", err)
-		return
-	}
-	mac := r.HardwareAddr()
-	key := src.Addr().String()
-	if mac != nil {
-		key = mac.String()
-	}
-	if c.seen[key] {
-		return
-	}
-	c.seen[key] = true
-	c.emit(probes.Observation{Time: time.Now(), MAC: mac, IP: src.Addr(), Probe: "dhip", Facts: r.Facts()})
-}
-
-func logger(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
-}
-
-func orDefaultInt(n, def int) int {
-	if n <= 0 {
-		return def
-	}
-	return min(n, 10)
-}
-
-// inSubnets accepts answers only from the link's subnets (any source when
-// the link names none): the group socket hears the whole segment, and
-// what is outside the subnets is not ours to report.
-func inSubnets(l probes.Link) func(netip.Addr) bool {
-	if len(l.Subnets) == 0 {
-		return nil
-	}
-	return func(a netip.Addr) bool {
-		for _, p := range l.Subnets {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
+		TooLarge:   ErrTooLarge,
+		ErrNoReply: ErrNoReply,
+		Timeout:    udpdisc.OrDefault(timeout, DefaultTimeout),
+		Sends:      udpdisc.Sends(sends, DefaultSends),
+		Interval:   udpdisc.OrDefault(interval, DefaultInterval),
+		Log:        log,
 	}
 }

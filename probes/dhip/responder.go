@@ -2,10 +2,10 @@ package dhip
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
-	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Responder answers DHDiscover.search like a Dahua device: the reply goes
@@ -18,29 +18,15 @@ type Responder struct {
 
 // Serve reads searches from conn until ctx ends. It never closes conn.
 func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
-	log := logger(r.Log)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	buf := make([]byte, HeaderSize+MaxBody+1)
+	log := udpdisc.Logger(r.Log)
 	reply := r.Reply.Marshal()
-	for {
-		n, from, err := conn.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		m, err := Parse(buf[:n])
+	return udpdisc.Serve(ctx, conn, HeaderSize+MaxBody+1, func(b []byte, from net.Addr) {
+		m, err := Parse(b)
 		if err != nil || m.Method != MethodSearch {
-			continue
+			return
 		}
 		if _, err := conn.WriteTo(reply, from); err != nil {
 			log.Debug("dhip responder: send", "to", from, "err", err)
 		}
-	}
+	})
 }

@@ -6,29 +6,16 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
 )
 
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func factMap(fs []probes.Fact) map[string]string {
-	m := map[string]string{}
-	for _, f := range fs {
-		m[f.Key] = f.Value
-	}
-	return m
-}
+var (
+	golden  = udpdisctest.Golden
+	factMap = udpdisctest.FactMap
+)
 
 func TestGoldenReply(t *testing.T) {
 	r, err := ParseReply(golden(t, "reply-ipc-hdw1431t1-s4.bin"))

@@ -29,8 +29,7 @@ type Board struct {
 	relayErr error
 	ledErr   map[string]error
 	closed   bool
-	subs     map[chan board.Press]struct{}
-	pending  []board.Press // presses made while nobody listened
+	presses  board.PressHub
 }
 
 // Option configures New.
@@ -46,7 +45,7 @@ func New(opts ...Option) *Board {
 		now:      time.Now,
 		patterns: map[string]board.Pattern{},
 		ledErr:   map[string]error{},
-		subs:     map[chan board.Press]struct{}{},
+		presses:  board.PressHub{KeepUnheard: true},
 	}
 	for _, o := range opts {
 		o(b)
@@ -106,23 +105,7 @@ func (b *Board) Relay() board.Relay { return relay{b} }
 type button struct{ b *Board }
 
 func (bt button) Presses(ctx context.Context) <-chan board.Press {
-	b := bt.b
-	ch := make(chan board.Press, 16)
-	b.mu.Lock()
-	b.subs[ch] = struct{}{}
-	for _, p := range b.pending {
-		ch <- p
-	}
-	b.pending = nil
-	b.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		b.mu.Lock()
-		delete(b.subs, ch)
-		b.mu.Unlock()
-		close(ch)
-	}()
-	return ch
+	return bt.b.presses.Subscribe(ctx, 16)
 }
 
 // Button returns the fake button; presses come from PressButton.
@@ -149,17 +132,7 @@ func (b *Board) Closed() bool {
 func (b *Board) PressButton(held time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	p := board.Press{At: b.now(), Held: held}
-	if len(b.subs) == 0 {
-		b.pending = append(b.pending, p)
-		return
-	}
-	for ch := range b.subs {
-		select {
-		case ch <- p:
-		default: // a listener that does not read loses presses, like a real one
-		}
-	}
+	b.presses.Publish(board.Press{At: b.now(), Held: held})
 }
 
 // History returns a copy of every recorded change, oldest first.

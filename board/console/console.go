@@ -48,7 +48,7 @@ type Board struct {
 	patterns map[string]board.Pattern
 	cut      bool
 	last     string // last drawn line, to skip identical redraws
-	subs     map[chan board.Press]struct{}
+	presses  board.PressHub
 	stop     chan struct{}
 	wake     chan struct{}
 	done     sync.WaitGroup
@@ -58,7 +58,7 @@ type Board struct {
 // New starts drawing on w.
 func New(w io.Writer, o Options) *Board {
 	b := &Board{w: w, now: o.Now, real: o.Relay, patterns: map[string]board.Pattern{},
-		subs: map[chan board.Press]struct{}{}, stop: make(chan struct{}), wake: make(chan struct{}, 1)}
+		stop: make(chan struct{}), wake: make(chan struct{}, 1)}
 	if b.now == nil {
 		b.now = time.Now
 	}
@@ -149,19 +149,7 @@ func (b *Board) Button() board.Button { return button{b} }
 type button struct{ b *Board }
 
 func (bt button) Presses(ctx context.Context) <-chan board.Press {
-	b := bt.b
-	ch := make(chan board.Press, 8)
-	b.mu.Lock()
-	b.subs[ch] = struct{}{}
-	b.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		b.mu.Lock()
-		delete(b.subs, ch)
-		b.mu.Unlock()
-		close(ch)
-	}()
-	return ch
+	return bt.b.presses.Subscribe(ctx, 8)
 }
 
 // parsePress reads one input line as a press.
@@ -193,12 +181,7 @@ func (b *Board) readInput(r io.Reader) {
 			return
 		}
 		p := board.Press{At: b.now(), Held: held}
-		for ch := range b.subs {
-			select {
-			case ch <- p:
-			default:
-			}
-		}
+		b.presses.Publish(p)
 		b.changed(fmt.Sprintf("button   pressed %v (%s)", held, board.GestureOf(p)))
 		b.mu.Unlock()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -31,8 +30,7 @@ type button struct {
 	edges    bool       // pin reports edges; otherwise polled
 	last     gpio.Level // last polled level
 
-	mu   sync.Mutex
-	subs map[chan board.Press]struct{}
+	presses board.PressHub
 }
 
 func newButton(c ButtonConfig, p gpio.PinIn, now func() time.Time, log *slog.Logger) (*button, error) {
@@ -41,7 +39,7 @@ func newButton(c ButtonConfig, p gpio.PinIn, now func() time.Time, log *slog.Log
 	if pol == ActiveLow {
 		pull = gpio.PullUp
 	}
-	bt := &button{pin: p, pol: pol, debounce: c.Debounce, now: now, log: log, subs: map[chan board.Press]struct{}{}}
+	bt := &button{pin: p, pol: pol, debounce: c.Debounce, now: now, log: log}
 	if bt.debounce == 0 {
 		bt.debounce = DefaultDebounce
 	}
@@ -111,20 +109,9 @@ func (bt *button) run(stop <-chan struct{}) {
 		case !now && down:
 			down = false
 			if !downAt.IsZero() {
-				bt.deliver(board.Press{At: downAt, Held: first.Sub(downAt)})
+				bt.presses.Publish(board.Press{At: downAt, Held: first.Sub(downAt)})
 			}
 			downAt = time.Time{}
-		}
-	}
-}
-
-func (bt *button) deliver(p board.Press) {
-	bt.mu.Lock()
-	defer bt.mu.Unlock()
-	for ch := range bt.subs {
-		select {
-		case ch <- p:
-		default: // a listener that does not keep up loses presses
 		}
 	}
 }
@@ -132,16 +119,5 @@ func (bt *button) deliver(p board.Press) {
 // Presses delivers debounced presses until ctx ends. Several listeners may
 // subscribe; each gets every press.
 func (bt *button) Presses(ctx context.Context) <-chan board.Press {
-	ch := make(chan board.Press, 8)
-	bt.mu.Lock()
-	bt.subs[ch] = struct{}{}
-	bt.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		bt.mu.Lock()
-		delete(bt.subs, ch)
-		bt.mu.Unlock()
-		close(ch)
-	}()
-	return ch
+	return bt.presses.Subscribe(ctx, 8)
 }

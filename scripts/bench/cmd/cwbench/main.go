@@ -66,16 +66,13 @@ func main() {
 
 func parseArgs(args []string) (config, error) {
 	cfg := config{what: "all", out: os.Stdout}
-	var rest []string
+	rest := args
 	for i, a := range args {
 		if !strings.HasPrefix(a, "-") {
 			cfg.what = a
-			rest = append(append(rest, args[:i]...), args[i+1:]...)
+			rest = append(append([]string{}, args[:i]...), args[i+1:]...)
 			break
 		}
-	}
-	if rest == nil {
-		rest = args
 	}
 	fs := flag.NewFlagSet("cwbench", flag.ContinueOnError)
 	fs.IntVar(&cfg.trials, "trials", 0, "reaction trials per path (default 50, 5 with --quick)")

@@ -19,6 +19,9 @@ func TestParseArgs(t *testing.T) {
 	if c, _ := parseArgs([]string{"filter", "--quick"}); c.trials != 5 {
 		t.Fatalf("quick trials %d", c.trials)
 	}
+	if c, err := parseArgs([]string{"all"}); err != nil || c.what != "all" {
+		t.Fatalf("all alone: %+v %v", c, err)
+	}
 	if _, err := parseArgs([]string{"bogus"}); err == nil {
 		t.Fatal("unknown benchmark accepted")
 	}

@@ -3,13 +3,13 @@ package dvrip
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Defaults for the active probes.
@@ -59,53 +59,12 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	if len(dsts) == 0 {
 		return ErrNoSubnet
 	}
-	log := logger(d.Log)
-	ctx, cancel := context.WithTimeout(ctx, orDefault(d.Timeout, DefaultTimeout))
-	defer cancel()
-	send, err := listenSend(l)
-	if err != nil {
-		return err
-	}
-	defer send.Close()
-	conns := []net.PacketConn{send}
+	var listen func() (net.PacketConn, error)
 	if !d.NoPortListen {
-		if pc, err := ListenPort(port); err != nil {
-			log.Debug("dvrip: no port listener", "err", err)
-		} else {
-			defer pc.Close()
-			conns = append(conns, pc)
-		}
+		listen = func() (net.PacketConn, error) { return ListenPort(port) }
 	}
-	c := &collector{emit: emit, log: log, seen: map[string]bool{}, accept: func(a netip.Addr) bool {
-		for _, p := range l.Subnets {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		collect(ctx, conns, c.handle)
-	}()
-	var serr error
-	for i := 0; i < orDefaultInt(d.Sends, DefaultSends) && ctx.Err() == nil; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				continue // the run is over: no answer to this round would be read
-			case <-time.After(orDefault(d.Interval, DefaultInterval)):
-			}
-		}
-		for _, dst := range dsts {
-			if _, err := send.WriteTo(BuildSearch(), dst); err != nil && serr == nil {
-				serr = fmt.Errorf("dvrip: send search to %s: %w", dst, err)
-			}
-		}
-	}
-	<-done
-	return serr
+	// l.Subnets is not empty here, so only answers from them count.
+	return exchange(d.Timeout, d.Sends, d.Interval, d.Log).Discover(ctx, l, dsts, listen, emit)
 }
 
 // broadcast returns the directed broadcast address of an IPv4 prefix.
@@ -134,109 +93,32 @@ func (*Prober) Name() string { return "dvrip" }
 // Probe implements probes.Prober. Replies are accepted from any source port
 // of the target's address.
 func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
-	if !t.IP.Is4() {
-		return fmt.Errorf("dvrip: probe %s: IPv4 only", t.IP)
-	}
 	port := p.Port
 	if port == 0 {
 		port = Port
 	}
-	ctx, cancel := context.WithTimeout(ctx, orDefault(p.Timeout, DefaultTimeout))
-	defer cancel()
-	conn, err := net.ListenUDP("udp4", nil)
-	if err != nil {
-		return fmt.Errorf("dvrip: probe %s: %w", t.IP, err)
-	}
-	defer conn.Close()
-	got := false
-	c := &collector{
-		emit: func(o probes.Observation) {
-			if o.MAC == nil {
-				o.MAC = t.MAC
+	return exchange(p.Timeout, p.Sends, p.Interval, p.Log).Probe(ctx, t, port, emit)
+}
+
+// exchange is one DVRIP search run. An oversized reply is reported as
+// "larger than probes.MaxPayload bytes" (udpdisc's default).
+func exchange(timeout time.Duration, sends int, interval time.Duration, log *slog.Logger) *udpdisc.Exchange {
+	return &udpdisc.Exchange{
+		Name:    "dvrip",
+		What:    "search",
+		Request: BuildSearch(),
+		IsReply: IsReply, // not our own broadcast looped back, nor another tool's search
+		Parse: func(b []byte) (udpdisc.Answer, error) {
+			r, err := ParseReply(b)
+			if err != nil {
+				return udpdisc.Answer{}, err
 			}
-			emit(o)
-			got = true
-			cancel()
+			return udpdisc.Answer{MAC: r.HardwareAddr(), Facts: r.Facts()}, nil
 		},
-		log:    logger(p.Log),
-		seen:   map[string]bool{},
-		accept: func(a netip.Addr) bool { return a == t.IP },
+		ErrNoReply: ErrNoReply,
+		Timeout:    udpdisc.OrDefault(timeout, DefaultTimeout),
+		Sends:      udpdisc.Sends(sends, DefaultSends),
+		Interval:   udpdisc.OrDefault(interval, DefaultInterval),
+		Log:        log,
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		collect(ctx, []net.PacketConn{conn}, c.handle)
-	}()
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(t.IP, uint16(port)))
-	serr := sendRounds(ctx, conn, dst, BuildSearch(), orDefaultInt(p.Sends, DefaultSends), orDefault(p.Interval, DefaultInterval))
-	<-done
-	switch {
-	case got:
-		return nil
-	case serr != nil:
-		return fmt.Errorf("dvrip: probe %s: %w", dst, serr)
-	case c.lastErr != nil:
-		return fmt.Errorf("dvrip: probe %s: %w", dst, c.lastErr)
-	}
-	return fmt.Errorf("dvrip: probe %s: %w", dst, ErrNoReply)
-}
-
-// collector turns reply datagrams into observations, one per device (MAC,
-// else source IP).
-type collector struct {
-	emit    probes.Sink
-	log     *slog.Logger
-	accept  func(netip.Addr) bool
-	seen    map[string]bool
-	lastErr error
-}
-
-func (c *collector) handle(src netip.AddrPort, b []byte, oversize bool) {
-	if c.accept != nil && !c.accept(src.Addr()) {
-		return
-	}
-	if !IsReply(b) {
-		return // our own broadcast looped back, or another tool's search
-	}
-	if oversize {
-		c.lastErr = fmt.Errorf("reply from %s: larger than %d bytes", src, probes.MaxPayload)
-		return
-	}
-	r, err := ParseReply(b)
-	if err != nil {
-		c.lastErr = fmt.Errorf("parse reply from %s: %w", src, err)
-		c.log.Debug("dvrip: bad reply", "from", src, "err", err)
-		return
-	}
-	mac := r.HardwareAddr()
-	key := src.Addr().String()
-	if mac != nil {
-		key = mac.String()
-	}
-	if c.seen[key] {
-		return
-	}
-	c.seen[key] = true
-	c.emit(probes.Observation{Time: time.Now(), MAC: mac, IP: src.Addr(), Probe: "dvrip", Facts: r.Facts()})
-}
-
-func logger(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return l
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
-}
-
-func orDefaultInt(n, def int) int {
-	if n <= 0 {
-		return def
-	}
-	return min(n, 10)
 }

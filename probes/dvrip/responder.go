@@ -2,10 +2,10 @@ package dvrip
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
-	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Responder answers DVRIP discovery searches with Reply, sent back to the
@@ -17,28 +17,14 @@ type Responder struct {
 
 // Serve reads searches from conn until ctx ends. It never closes conn.
 func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
-	log := logger(r.Log)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	buf := make([]byte, 2048)
+	log := udpdisc.Logger(r.Log)
 	reply := r.Reply.Marshal()
-	for {
-		n, from, err := conn.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		if !IsSearch(buf[:n]) {
-			continue
+	return udpdisc.Serve(ctx, conn, 2048, func(b []byte, from net.Addr) {
+		if !IsSearch(b) {
+			return
 		}
 		if _, err := conn.WriteTo(reply, from); err != nil {
 			log.Debug("dvrip responder: send", "to", from, "err", err)
 		}
-	}
+	})
 }

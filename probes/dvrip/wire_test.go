@@ -5,29 +5,16 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
 )
 
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func factMap(fs []probes.Fact) map[string]string {
-	m := map[string]string{}
-	for _, f := range fs {
-		m[f.Key] = f.Value
-	}
-	return m
-}
+var (
+	golden  = udpdisctest.Golden
+	factMap = udpdisctest.FactMap
+)
 
 func TestGolden(t *testing.T) {
 	if !bytes.Equal(BuildSearch(), golden(t, "search.bin")) || !IsSearch(BuildSearch()) {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/xmltree"
 )
 
 // Defaults for one call.
@@ -144,6 +146,7 @@ type reply struct {
 	status int
 	chal   *challenge
 	body   []byte
+	max    int64 // the size cap body was read under
 }
 
 // post sends one SOAP request and reads the bounded reply.
@@ -178,7 +181,7 @@ func (c *Client) post(ctx context.Context, op string, payload []byte, authz stri
 	if int64(len(body)) > max {
 		return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, max)
 	}
-	r := &reply{status: resp.StatusCode, body: body}
+	r := &reply{status: resp.StatusCode, body: body, max: max}
 	if resp.StatusCode == http.StatusUnauthorized {
 		if ch, ok := parseChallenge(resp.Header.Values("WWW-Authenticate")); ok {
 			r.chal = &ch
@@ -188,8 +191,8 @@ func (c *Client) post(ctx context.Context, op string, payload []byte, authz stri
 }
 
 // interpret turns a reply into the response element or a typed error.
-func interpret(r *reply) (*node, error) {
-	el, err := parseEnvelope(r.body, r.status)
+func interpret(r *reply) (*xmltree.Node, error) {
+	el, err := parseEnvelope(r.body, r.status, r.max)
 	var f *Fault
 	switch {
 	case errors.As(err, &f):
@@ -219,7 +222,7 @@ func (c *Client) nonce() []byte {
 }
 
 // attempt sends op with one authentication method; cred < 0 means none.
-func (c *Client) attempt(ctx context.Context, op, body string, mode AuthMode, cred int, ch *challenge) (*node, *reply, error) {
+func (c *Client) attempt(ctx context.Context, op, body string, mode AuthMode, cred int, ch *challenge) (*xmltree.Node, *reply, error) {
 	sec, authz := "", ""
 	switch mode {
 	case AuthWSSE:
@@ -249,7 +252,7 @@ func (c *Client) attempt(ctx context.Context, op, body string, mode AuthMode, cr
 
 // call runs op, authenticating as needed. preAuth operations (ONVIF's
 // PRE_AUTH class) are always sent without credentials.
-func (c *Client) call(ctx context.Context, op, body string, preAuth bool) (el *node, err error) {
+func (c *Client) call(ctx context.Context, op, body string, preAuth bool) (el *xmltree.Node, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("onvif: %s at %s: %w", op, redactURL(c.XAddr), err)
@@ -369,20 +372,20 @@ func (c *Client) SystemDateAndTime(ctx context.Context) (time.Time, error) {
 	return cam, nil
 }
 
-func parseDateTime(el *node) (time.Time, error) {
-	sdt := el.find("SystemDateAndTime")
-	dt := sdt.child("UTCDateTime")
+func parseDateTime(el *xmltree.Node) (time.Time, error) {
+	sdt := el.Find("SystemDateAndTime")
+	dt := sdt.Child("UTCDateTime")
 	if dt == nil {
 		// Some firmwares only fill LocalDateTime; without a parsable time
 		// zone it is the best reading there is.
-		dt = sdt.child("LocalDateTime")
+		dt = sdt.Child("LocalDateTime")
 	}
 	if dt == nil {
 		return time.Time{}, errors.New("no UTCDateTime or LocalDateTime")
 	}
 	var v [6]int
 	for i, p := range [][2]string{{"Date", "Year"}, {"Date", "Month"}, {"Date", "Day"}, {"Time", "Hour"}, {"Time", "Minute"}, {"Time", "Second"}} {
-		n, err := strconv.Atoi(dt.path(p[0], p[1]).str())
+		n, err := strconv.Atoi(dt.Path(p[0], p[1]).Text())
 		if err != nil {
 			return time.Time{}, fmt.Errorf("date %s/%s: %w", p[0], p[1], err)
 		}
@@ -401,11 +404,11 @@ func (c *Client) DeviceInformation(ctx context.Context) (DeviceInfo, error) {
 		return DeviceInfo{}, err
 	}
 	return DeviceInfo{
-		Manufacturer:    el.child("Manufacturer").str(),
-		Model:           el.child("Model").str(),
-		FirmwareVersion: el.child("FirmwareVersion").str(),
-		SerialNumber:    el.child("SerialNumber").str(),
-		HardwareID:      el.child("HardwareId").str(),
+		Manufacturer:    el.Child("Manufacturer").Text(),
+		Model:           el.Child("Model").Text(),
+		FirmwareVersion: el.Child("FirmwareVersion").Text(),
+		SerialNumber:    el.Child("SerialNumber").Text(),
+		HardwareID:      el.Child("HardwareId").Text(),
 	}, nil
 }
 
@@ -416,8 +419,8 @@ func (c *Client) Scopes(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	for _, s := range el.children("Scopes") {
-		if v := s.child("ScopeItem").str(); v != "" && len(out) < 64 {
+	for _, s := range el.Children("Scopes") {
+		if v := s.Child("ScopeItem").Text(); v != "" && len(out) < 64 {
 			out = append(out, v)
 		}
 	}
@@ -431,15 +434,15 @@ func (c *Client) NetworkInterfaces(ctx context.Context) ([]NetworkInterface, err
 		return nil, err
 	}
 	var out []NetworkInterface
-	for _, n := range el.children("NetworkInterfaces") {
+	for _, n := range el.Children("NetworkInterfaces") {
 		if len(out) == 16 {
 			break
 		}
-		hw := n.find("HwAddress")
+		hw := n.Find("HwAddress")
 		out = append(out, NetworkInterface{
-			Name:      n.path("Info", "Name").str(),
-			HwAddress: hw.str(),
-			Enabled:   strings.EqualFold(n.child("Enabled").str(), "true"),
+			Name:      n.Path("Info", "Name").Text(),
+			HwAddress: hw.Text(),
+			Enabled:   strings.EqualFold(n.Child("Enabled").Text(), "true"),
 		})
 	}
 	return out, nil
@@ -452,16 +455,16 @@ func (c *Client) Services(ctx context.Context) ([]Service, error) {
 		return nil, err
 	}
 	var out []Service
-	for _, s := range el.children("Service") {
+	for _, s := range el.Children("Service") {
 		if len(out) == 32 {
 			break
 		}
-		v := s.child("Version")
+		v := s.Child("Version")
 		ver := ""
 		if v != nil {
-			ver = v.child("Major").str() + "." + v.child("Minor").str()
+			ver = v.Child("Major").Text() + "." + v.Child("Minor").Text()
 		}
-		out = append(out, Service{Namespace: s.child("Namespace").str(), XAddr: s.child("XAddr").str(), Version: ver})
+		out = append(out, Service{Namespace: s.Child("Namespace").Text(), XAddr: s.Child("XAddr").Text(), Version: ver})
 	}
 	return out, nil
 }

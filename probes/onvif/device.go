@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/xmltree"
 )
 
 // Device is an emulated ONVIF device service, the responder half of the
@@ -74,12 +76,12 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.fault(w, http.StatusBadRequest, "env:Sender", "ter:InvalidArgVal", "request unreadable or too large")
 		return
 	}
-	root, err := parseTree(b)
-	if err != nil || root.name.Local != "Envelope" || root.child("Body") == nil || len(root.child("Body").kids) == 0 {
+	root, err := xmltree.Parse(b, limits(maxRequest))
+	if err != nil || root.Name().Local != "Envelope" || len(root.Child("Body").Kids()) == 0 {
 		d.fault(w, http.StatusBadRequest, "env:Sender", "ter:WellFormed", "not a SOAP envelope")
 		return
 	}
-	op := root.child("Body").kids[0].name.Local
+	op := root.Child("Body").Kids()[0].Name().Local
 	if !preAuth[op] && d.User != "" && d.Auth != AuthNone {
 		if !d.authorized(w, r, root) {
 			return
@@ -95,7 +97,7 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorized checks the request's credentials and writes the refusal.
-func (d *Device) authorized(w http.ResponseWriter, r *http.Request, root *node) bool {
+func (d *Device) authorized(w http.ResponseWriter, r *http.Request, root *xmltree.Node) bool {
 	cred := Credential{User: d.User, Password: d.Password}
 	if d.Auth == AuthDigest {
 		if h := r.Header.Get("Authorization"); h != "" && verifyDigest(h, r.Method, d.realm(), cred, d.nonceOK) {
@@ -105,7 +107,7 @@ func (d *Device) authorized(w http.ResponseWriter, r *http.Request, root *node) 
 		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
 		return false
 	}
-	tok := root.path("Header", "Security", "UsernameToken")
+	tok := root.Path("Header", "Security", "UsernameToken")
 	if tok != nil && d.tokenOK(tok) {
 		return true
 	}
@@ -113,11 +115,11 @@ func (d *Device) authorized(w http.ResponseWriter, r *http.Request, root *node) 
 	return false
 }
 
-func (d *Device) tokenOK(tok *node) bool {
-	if tok.child("Username").str() != d.User {
+func (d *Device) tokenOK(tok *xmltree.Node) bool {
+	if tok.Child("Username").Text() != d.User {
 		return false
 	}
-	created := tok.child("Created").str()
+	created := tok.Child("Created").Text()
 	ct, err := time.Parse(time.RFC3339Nano, created)
 	if err != nil {
 		return false
@@ -126,12 +128,12 @@ func (d *Device) tokenOK(tok *node) bool {
 		d.log().Debug("onvif: token outside clock window", "skew", skew)
 		return false
 	}
-	nonce, err := base64.StdEncoding.DecodeString(tok.child("Nonce").str())
+	nonce, err := base64.StdEncoding.DecodeString(tok.Child("Nonce").Text())
 	if err != nil {
 		return false
 	}
 	want := passwordDigest(nonce, created, d.Password)
-	return subtle.ConstantTimeCompare([]byte(want), []byte(tok.child("Password").str())) == 1
+	return subtle.ConstantTimeCompare([]byte(want), []byte(tok.Child("Password").Text())) == 1
 }
 
 func (d *Device) realm() string {

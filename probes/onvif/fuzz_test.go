@@ -26,19 +26,19 @@ func FuzzParseResponse(f *testing.F) {
 	f.Add(FaultEnvelope("env:Sender", "ter:NotAuthorized", "x"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, status := range []int{200, 400, 401, 500} {
-			r := &reply{status: status, body: b}
+			r := &reply{status: status, body: b, max: DefaultMaxBody}
 			el, err := interpret(r)
 			if err != nil {
 				_ = err.Error()
 				continue
 			}
 			_, _ = parseDateTime(el)
-			_ = el.child("Manufacturer").str()
-			for _, s := range el.children("Scopes") {
-				_ = s.child("ScopeItem").str()
+			_ = el.Child("Manufacturer").Text()
+			for _, s := range el.Children("Scopes") {
+				_ = s.Child("ScopeItem").Text()
 			}
-			for _, n := range el.children("NetworkInterfaces") {
-				_ = n.find("HwAddress").str()
+			for _, n := range el.Children("NetworkInterfaces") {
+				_ = n.Find("HwAddress").Text()
 			}
 		}
 	})

@@ -402,3 +402,42 @@ func readGolden(t testing.TB, name string) []byte {
 const pwDigestVector = "p9mF7sLR+wBwPOHDNxYg1EBE87w="
 
 var md5New = func() hash.Hash { return md5.New() }
+
+// TestResponseBounds pins the parse caps of a response: depth 48 and 8192
+// elements are read, one more is refused, and the byte cap is the client's
+// MaxBody (a response over 64 KiB but under the cap is read).
+func TestResponseBounds(t *testing.T) {
+	good := string(readGolden(t, "hikvision_getsystemdateandtime.xml"))
+	// The golden's response element sits at depth 3 (Envelope, Body, it).
+	nest := func(depth int) string {
+		return strings.Repeat("<x>", depth-3) + strings.Repeat("</x>", depth-3)
+	}
+	wide := func(total int) string { // total elements in the whole response
+		n := strings.Count(good, "</") + strings.Count(good, "/>")
+		return strings.Repeat("<x/>", total-n)
+	}
+	pad := "<!--" + strings.Repeat("p", 100<<10) + "-->"
+	for _, c := range []struct {
+		name, extra string
+		maxBody     int64
+		ok          bool
+	}{
+		{"depth at cap", nest(maxDepth), 0, true},
+		{"depth over cap", nest(maxDepth + 1), 0, false},
+		{"elements at cap", wide(maxElements), 0, true},
+		{"elements over cap", wide(maxElements + 1), 0, false},
+		{"100 KiB under the default MaxBody", pad, 0, true},
+		{"100 KiB over a 64 KiB MaxBody", pad, 64 << 10, false},
+	} {
+		body := strings.Replace(good, "<tds:SystemDateAndTime>", c.extra+"<tds:SystemDateAndTime>", 1)
+		s := httptest.NewServer(faultServer(200, body, nil))
+		cl := &Client{XAddr: s.URL, MaxBody: c.maxBody}
+		_, err := cl.SystemDateAndTime(context.Background())
+		s.Close()
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
+		} else if err != nil {
+			t.Logf("%s: %v", c.name, err)
+		}
+	}
+}

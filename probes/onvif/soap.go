@@ -3,7 +3,10 @@ package onvif
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/camwarden/camwarden/probes/internal/xmltree"
 )
 
 // SOAP and ONVIF namespaces used in requests.
@@ -94,19 +97,19 @@ func localPart(q string) string {
 }
 
 // parseFault reads a SOAP 1.2 or 1.1 Fault element.
-func parseFault(f *node, status int) *Fault {
+func parseFault(f *xmltree.Node, status int) *Fault {
 	out := &Fault{HTTPStatus: status}
-	if code := f.child("Code"); code != nil { // SOAP 1.2
-		out.Code = code.child("Value").str()
-		sub := code.child("Subcode")
+	if code := f.Child("Code"); code != nil { // SOAP 1.2
+		out.Code = code.Child("Value").Text()
+		sub := code.Child("Subcode")
 		for i := 0; sub != nil && i < 8; i++ {
-			out.Subcodes = append(out.Subcodes, sub.child("Value").str())
-			sub = sub.child("Subcode")
+			out.Subcodes = append(out.Subcodes, sub.Child("Value").Text())
+			sub = sub.Child("Subcode")
 		}
-		out.Reason = f.path("Reason", "Text").str()
+		out.Reason = f.Path("Reason", "Text").Text()
 	} else { // SOAP 1.1
-		out.Code = f.child("faultcode").str()
-		out.Reason = f.child("faultstring").str()
+		out.Code = f.Child("faultcode").Text()
+		out.Reason = f.Child("faultstring").Text()
 	}
 	if len(out.Reason) > 256 {
 		out.Reason = out.Reason[:256]
@@ -114,21 +117,39 @@ func parseFault(f *node, status int) *Fault {
 	return out
 }
 
-// parseEnvelope returns the first element of the Body, or the fault.
-func parseEnvelope(b []byte, status int) (*node, error) {
-	root, err := parseTree(b)
+// Bounds on one parsed message, on top of the byte cap it was read under.
+const (
+	maxDepth    = 48
+	maxElements = 8192
+	maxText     = 8 << 10
+)
+
+// limits bounds a parse of a message read under a cap of maxBytes
+// (DefaultMaxBody when not positive, as for Client.MaxBody).
+func limits(maxBytes int64) xmltree.Limits {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBody
+	}
+	return xmltree.Limits{MaxBytes: int(min(maxBytes, math.MaxInt)), MaxDepth: maxDepth, MaxElements: maxElements, MaxText: maxText}
+}
+
+// parseEnvelope returns the first element of the Body, or the fault. The
+// transport already refused bodies over maxBytes; the tree is bounded
+// in shape as well.
+func parseEnvelope(b []byte, status int, maxBytes int64) (*xmltree.Node, error) {
+	root, err := xmltree.Parse(b, limits(maxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotONVIF, err)
 	}
-	if root.name.Local != "Envelope" {
-		return nil, fmt.Errorf("%w: root element %q", ErrNotONVIF, root.name.Local)
+	if root.Name().Local != "Envelope" {
+		return nil, fmt.Errorf("%w: root element %q", ErrNotONVIF, root.Name().Local)
 	}
-	body := root.child("Body")
-	if body == nil || len(body.kids) == 0 {
+	body := root.Child("Body")
+	if len(body.Kids()) == 0 {
 		return nil, fmt.Errorf("%w: empty SOAP body", ErrNotONVIF)
 	}
-	first := body.kids[0]
-	if first.name.Local == "Fault" {
+	first := body.Kids()[0]
+	if first.Name().Local == "Fault" {
 		return nil, parseFault(first, status)
 	}
 	return first, nil

@@ -42,7 +42,7 @@ const (
 )
 
 // DialFunc opens a connection; tests inject one that maps ports.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+type DialFunc = probes.DialFunc
 
 // Prober reads one host's web server (plain HTTP, or HTTPS with the
 // certificate inspected). Build it with NewHTTP or NewHTTPS.
@@ -214,22 +214,11 @@ func (p *Prober) get(ctx context.Context, addr string, host netip.Addr, path str
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	dial := p.Dial
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
-	}
-	conn, err := dial(ctx, "tcp", addr)
+	conn, release, err := probes.DialBounded(ctx, p.Dial, addr)
 	if err != nil {
 		return reply{}, err
 	}
-	defer conn.Close()
-	// Deadline from ctx bounds every read and write; AfterFunc makes a
-	// cancel interrupt a blocked read at once.
-	dl, _ := ctx.Deadline()
-	_ = conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer release()
 	if p.TLS {
 		// We read the certificate to learn who made the device; we never
 		// trust it, so verification is off on purpose. Old cameras only

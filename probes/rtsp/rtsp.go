@@ -62,7 +62,7 @@ func ReadResponse(br *bufio.Reader) (Response, error) {
 }
 
 // DialFunc opens a connection; tests inject one that maps ports.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+type DialFunc = probes.DialFunc
 
 // Prober asks one host's RTSP server OPTIONS and DESCRIBE on one
 // connection.
@@ -97,20 +97,11 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	addr := netip.AddrPortFrom(t.IP, uint16(port)).String()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	dial := p.Dial
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
-	}
-	conn, err := dial(ctx, "tcp", addr)
+	conn, release, err := probes.DialBounded(ctx, p.Dial, addr)
 	if err != nil {
 		return fmt.Errorf("rtsp: dial %s: %w", addr, err)
 	}
-	defer conn.Close()
-	dl, _ := ctx.Deadline()
-	_ = conn.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer release()
 
 	var facts []probes.Fact
 	seen := map[string]bool{}

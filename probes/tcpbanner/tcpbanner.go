@@ -28,7 +28,7 @@ var DefaultPorts = []int{8000, 37777}
 var hello = make([]byte, 32)
 
 // DialFunc opens a connection; tests inject one that maps ports.
-type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+type DialFunc = probes.DialFunc
 
 // Prober reads the banners of a host's SDK ports.
 type Prober struct {
@@ -84,20 +84,11 @@ func (p *Prober) grab(ctx context.Context, addr string) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	dial := p.Dial
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
-	}
-	c, err := dial(ctx, "tcp", addr)
+	c, release, err := probes.DialBounded(ctx, p.Dial, addr)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	dl, _ := ctx.Deadline()
-	_ = c.SetDeadline(dl)
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer release()
 	if _, err := c.Write(hello); err != nil {
 		return nil, err
 	}
@@ -108,6 +99,7 @@ func (p *Prober) grab(ctx context.Context, addr string) ([]byte, error) {
 	}
 	// A reply may arrive in pieces, and servers keep the connection open
 	// after it: wait a moment for the rest rather than the whole timeout.
+	dl, _ := ctx.Deadline()
 	if d := time.Now().Add(settle); d.Before(dl) {
 		_ = c.SetReadDeadline(d)
 	}

@@ -41,21 +41,12 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	dial := p.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
 	addr := net.JoinHostPort(t.IP.String(), strconv.Itoa(port))
-	conn, err := dial(ctx, "tcp", addr)
+	conn, release, err := probes.DialBounded(ctx, p.Dial, addr)
 	if err != nil {
 		return fmt.Errorf("xm: probe %s: %w", addr, err)
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
+	defer release()
 	if _, err := conn.Write(ProbeRequest().Marshal()); err != nil {
 		return fmt.Errorf("xm: probe %s: send: %w", addr, err)
 	}

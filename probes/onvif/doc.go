@@ -6,7 +6,8 @@
 // GetNetworkInterfaces and GetServices, authenticating with a
 // WS-UsernameToken digest whose Created is in the camera's time, or with
 // HTTP Digest when the device challenges for it. Responses are decoded by
-// element local name, so namespace variations between firmwares do not
+// element local name (probes/internal/xmltree, capped in size, depth and
+// element count), so namespace variations between firmwares do not
 // matter; SOAP faults become typed errors (ErrNotAuthorized,
 // ErrActionNotSupported, *Fault).
 //

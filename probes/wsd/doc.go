@@ -8,7 +8,7 @@
 // Parsing matches element local names, not namespaces: devices in the field
 // mix the 2005/04 and 1.1 namespaces and SOAP 1.1/1.2 envelopes, and a fact
 // is worth more than a strict reading. Every parse is bounded (MaxMessage,
-// element depth and counts).
+// element depth and counts, enforced by probes/internal/xmltree).
 //
 // The package reports what devices claim (facts); it must not decide what a
 // device is (that is probes/classify), and it must not send to anything but

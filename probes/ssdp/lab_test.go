@@ -4,39 +4,31 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest/labdisc"
 	"github.com/camwarden/camwarden/probes/ssdp"
 	"github.com/camwarden/camwarden/scripts/lab"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
 )
 
+// discoverFrom runs d from app's namespace. Sockets are opened
+// synchronously inside Discover, hence in app's namespace; description
+// fetches dial from goroutines, which are not, so the fetcher dials through
+// a socket opened in the namespace.
 func discoverFrom(t *testing.T, app *lab.Host, d *ssdp.Discoverer) []probes.Observation {
 	t.Helper()
-	ifi, err := app.Interface()
-	if err != nil {
-		t.Fatal(err)
-	}
-	emit, got := collectObs()
-	link := probes.Link{Iface: ifi, Addr: app.Addr.Addr(), Subnets: []netip.Prefix{app.Addr.Masked()}}
-	// Sockets are opened synchronously inside Discover, hence in app's
-	// namespace; description fetches dial from goroutines, which are not,
-	// so the fetcher dials through a socket opened in the namespace.
 	if d.Fetcher == nil {
 		d.Fetcher = nsFetcher(app)
 	}
-	if err := app.Do(func() error { return d.Discover(context.Background(), link, emit) }); err != nil {
-		t.Fatal(err)
-	}
-	return got()
+	return labdisc.Discover(t, app, d)
 }
 
 // nsFetcher is an ssdp.HTTPFetcher whose connections are made inside h's
@@ -57,37 +49,22 @@ func nsFetcher(h *lab.Host) *ssdp.HTTPFetcher {
 // TestLabMulticastResponder proves M-SEARCH to the real group reaches the
 // emulated device and its description is fetched from its own address.
 func TestLabMulticastResponder(t *testing.T) {
-	n := labtest.Net(t, "cwtvdu")
+	n := labtest.Net(t, "cwtudu")
 	app := labtest.Host(t, n, "app", 2, nil)
 	cam := labtest.Host(t, n, "cam", 40, net.HardwareAddr{0xac, 0xcc, 0x8e, 0xc4, 0, 1})
 	r := &ssdp.Responder{UUID: "Axis-accc8ec40001", Server: "Linux/5.15, UPnP/1.0, Portable SDK for UPnP devices/1.14.13",
 		Location: "http://198.18.1.40:49152/description.xml", Description: axisDescription(),
 		NotifyTo: &net.UDPAddr{IP: ssdp.Group, Port: ssdp.Port}}
-	var (
-		conn net.PacketConn
-		ln   net.Listener
-	)
-	if err := cam.Do(func() error {
-		ifi, err := net.InterfaceByName("eth0")
-		if err != nil {
-			return err
-		}
-		if conn, err = ssdp.ListenGroup(ifi, ssdp.Group, ssdp.Port); err != nil {
-			return err
-		}
-		ln, err = net.Listen("tcp4", "198.18.1.40:49152")
-		return err
-	}); err != nil {
+	var ln net.Listener
+	if err := cam.Do(func() (err error) { ln, err = net.Listen("tcp4", "198.18.1.40:49152"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx, conn) }()
+	labdisc.ServeIn(t, cam, func(ifi *net.Interface) (net.PacketConn, error) {
+		return ssdp.ListenGroup(ifi, ssdp.Group, ssdp.Port)
+	}, r.Serve)
 
 	obs := discoverFrom(t, app, &ssdp.Discoverer{Options: ssdp.Options{Timeout: time.Second}})
 	if len(obs) != 1 || obs[0].IP != cam.Addr.Addr() {
@@ -96,10 +73,6 @@ func TestLabMulticastResponder(t *testing.T) {
 	if m := factMap(obs[0].Facts); m["upnp.manufacturer"] != "AXIS" || m["ssdp.location"] != r.Location {
 		t.Errorf("facts %v", m)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Error(err)
-	}
 }
 
 // TestLabMiniupnpd runs the real Debian miniupnpd (an IGD, not a camera) in
@@ -107,7 +80,7 @@ func TestLabMulticastResponder(t *testing.T) {
 // (ext0, a veth to nowhere) interface and discovers it.
 func TestLabMiniupnpd(t *testing.T) {
 	labtest.RequireBinary(t, "/usr/sbin/miniupnpd")
-	n := labtest.Net(t, "cwtvdm")
+	n := labtest.Net(t, "cwtudm")
 	app := labtest.Host(t, n, "app", 2, nil)
 	igd := labtest.Host(t, n, "igd", 30, nil)
 	ctx := context.Background()
@@ -209,27 +182,10 @@ deny 0-65535 0.0.0.0/0 0-65535
 	}
 }
 
-func collectObs() (probes.Sink, func() []probes.Observation) {
-	var mu sync.Mutex
-	var obs []probes.Observation
-	return func(o probes.Observation) {
-			mu.Lock()
-			obs = append(obs, o)
-			mu.Unlock()
-		}, func() []probes.Observation {
-			mu.Lock()
-			defer mu.Unlock()
-			return append([]probes.Observation(nil), obs...)
-		}
-}
-
-func factMap(fs []probes.Fact) map[string]string {
-	m := map[string]string{}
-	for _, f := range fs {
-		m[f.Key] = f.Value
-	}
-	return m
-}
+var (
+	collectObs = udpdisctest.Sink
+	factMap    = udpdisctest.FactMap
+)
 
 func axisDescription() ssdp.Description {
 	return ssdp.Description{Device: ssdp.Device{

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Defaults for the active probes.
@@ -136,15 +137,15 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	if port == 0 {
 		port = Port
 	}
-	conn, err := listenSend(l)
+	conn, err := udpdisc.ListenSend(l)
 	if err != nil {
-		return err
+		return fmt.Errorf("ssdp: %w", err)
 	}
 	defer conn.Close()
 	dst := &net.UDPAddr{IP: group, Port: port}
 	host := net.JoinHostPort(group.String(), strconv.Itoa(port))
 	msgs := [][]byte{BuildMSearch(host, STAll, true), BuildMSearch(host, STRoot, true)}
-	r := newRun(d.Options, inSubnets(l))
+	r := newRun(d.Options, udpdisc.InSubnets(l.Subnets))
 	serr := r.exchange(ctx, conn, dst, msgs)
 	r.emitAll(ctx, emit)
 	if serr != nil {
@@ -227,10 +228,7 @@ type device struct {
 }
 
 func newRun(opt Options, accept func(netip.Addr) bool) *run {
-	log := opt.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := udpdisc.Logger(opt.Log)
 	if opt.Fetcher == nil {
 		opt.Fetcher = NewHTTPFetcher()
 	}
@@ -259,28 +257,20 @@ func (d *device) add(fs []probes.Fact) {
 
 // exchange sends msgs Sends times and reads answers for the Timeout window.
 func (r *run) exchange(ctx context.Context, conn net.PacketConn, dst net.Addr, msgs [][]byte) error {
-	lctx, cancel := context.WithTimeout(ctx, orDefault(r.opt.Timeout, DefaultTimeout))
+	lctx, cancel := context.WithTimeout(ctx, udpdisc.OrDefault(r.opt.Timeout, DefaultTimeout))
 	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		collect(lctx, []net.PacketConn{conn}, func(src netip.AddrPort, b []byte, oversize bool) { r.handle(ctx, src, b, oversize) })
+		// Fetches run under ctx, not the listening window: a description
+		// named late in the window may still be read.
+		udpdisc.Collect(lctx, []net.PacketConn{conn}, func(src netip.AddrPort, b []byte, oversize bool) { r.handle(ctx, src, b, oversize) })
 	}()
-	var serr error
-	for i := 0; i < orDefaultInt(r.opt.Sends, DefaultSends) && lctx.Err() == nil; i++ {
-		if i > 0 {
-			select {
-			case <-lctx.Done():
-				continue // the window is over: no answer to this round would be read
-			case <-time.After(orDefault(r.opt.Interval, DefaultInterval)):
-			}
-		}
-		for _, m := range msgs {
-			if _, err := conn.WriteTo(m, dst); err != nil && serr == nil {
-				serr = err
-			}
-		}
+	ds := make([]udpdisc.Datagram, len(msgs))
+	for i, m := range msgs {
+		ds[i] = udpdisc.Datagram{To: dst, Msg: m}
 	}
+	_, serr := udpdisc.SendRounds(lctx, conn, udpdisc.Sends(r.opt.Sends, DefaultSends), udpdisc.OrDefault(r.opt.Interval, DefaultInterval), ds...)
 	<-done
 	return serr
 }
@@ -348,7 +338,7 @@ func (r *run) startFetch(ctx context.Context, ip netip.Addr, loc string) {
 		case <-ctx.Done():
 			return
 		}
-		fctx, cancel := context.WithTimeout(ctx, orDefault(r.opt.FetchTimeout, DefaultFetchTimeout))
+		fctx, cancel := context.WithTimeout(ctx, udpdisc.OrDefault(r.opt.FetchTimeout, DefaultFetchTimeout))
 		defer cancel()
 		b, err := r.opt.Fetcher.Fetch(fctx, u)
 		if err == nil {
@@ -394,35 +384,4 @@ func (r *run) emitAll(ctx context.Context, emit probes.Sink) int {
 		n++
 	}
 	return n
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
-}
-
-func orDefaultInt(n, def int) int {
-	if n <= 0 {
-		return def
-	}
-	return min(n, 10)
-}
-
-// inSubnets accepts answers only from the link's subnets (any source when
-// the link names none): the group socket hears the whole segment, and
-// what is outside the subnets is not ours to report.
-func inSubnets(l probes.Link) func(netip.Addr) bool {
-	if len(l.Subnets) == 0 {
-		return nil
-	}
-	return func(a netip.Addr) bool {
-		for _, p := range l.Subnets {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
 }

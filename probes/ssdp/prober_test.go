@@ -3,35 +3,24 @@ package ssdp
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
 )
 
-var loopback = netip.MustParseAddr("127.0.0.1")
+var loopback = udpdisctest.Loopback
 
-func collectObs() (probes.Sink, func() []probes.Observation) {
-	var mu sync.Mutex
-	var obs []probes.Observation
-	return func(o probes.Observation) {
-			mu.Lock()
-			obs = append(obs, o)
-			mu.Unlock()
-		}, func() []probes.Observation {
-			mu.Lock()
-			defer mu.Unlock()
-			return append([]probes.Observation(nil), obs...)
-		}
+// probeLoopback is a udpdisctest.ProbeFunc for this package's Prober.
+func probeLoopback(ctx context.Context, port int, timeout time.Duration, emit probes.Sink) error {
+	return (&Prober{Options{Port: port, Timeout: timeout}}).Probe(ctx, probes.Target{IP: loopback}, emit)
 }
 
 func axisDescription() Description {
@@ -53,26 +42,12 @@ func startDevice(t *testing.T, descHandler http.Handler) (int, *Responder) {
 	hs := httptest.NewServer(descHandler)
 	t.Cleanup(hs.Close)
 	r.Location = hs.URL + "/description.xml"
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Serve(ctx, c) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("responder: %v", err)
-		}
-		c.Close()
-	})
-	return c.LocalAddr().(*net.UDPAddr).Port, r
+	return udpdisctest.StartResponder(t, r.Serve), r
 }
 
 func TestProberResponder(t *testing.T) {
 	port, r := startDevice(t, nil)
-	emit, got := collectObs()
+	emit, got := udpdisctest.Sink()
 	p := &Prober{Options{Port: port, Timeout: 500 * time.Millisecond, Sends: 1}}
 	if err := p.Probe(context.Background(), probes.Target{IP: loopback}, emit); err != nil {
 		t.Fatal(err)
@@ -123,7 +98,7 @@ func TestProberDescriptionProblems(t *testing.T) {
 	for name, h := range map[string]http.Handler{"slow": slow, "huge": huge, "garbage": garbage, "redirect": redirect} {
 		t.Run(name, func(t *testing.T) {
 			port, _ := startDevice(t, h)
-			emit, got := collectObs()
+			emit, got := udpdisctest.Sink()
 			start := time.Now()
 			p := &Prober{Options{Port: port, Timeout: 300 * time.Millisecond, FetchTimeout: 300 * time.Millisecond, Sends: 1}}
 			if err := p.Probe(context.Background(), probes.Target{IP: loopback}, emit); err != nil {
@@ -149,24 +124,10 @@ func TestProberRefusesOtherHostLocation(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit.Store(true) }))
 	defer other.Close()
 	// A device on 127.0.0.1 that points LOCATION at another address.
-	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	loc := strings.Replace(other.URL, "127.0.0.1", "127.0.0.2", 1) + "/d.xml"
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			_, from, err := c.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			c.WriteTo(BuildResponse(STRoot, "uuid:x", loc, "evil"), from)
-		}
-	}()
-	emit, got := collectObs()
-	p := &Prober{Options{Port: c.LocalAddr().(*net.UDPAddr).Port, Timeout: 300 * time.Millisecond, Sends: 1}}
+	port := udpdisctest.StartFake(t, false, func([]byte) []byte { return BuildResponse(STRoot, "uuid:x", loc, "evil") })
+	emit, got := udpdisctest.Sink()
+	p := &Prober{Options{Port: port, Timeout: 300 * time.Millisecond, Sends: 1}}
 	if err := p.Probe(context.Background(), probes.Target{IP: loopback}, emit); err != nil {
 		t.Fatal(err)
 	}
@@ -177,46 +138,17 @@ func TestProberRefusesOtherHostLocation(t *testing.T) {
 
 func TestProberBadAnswers(t *testing.T) {
 	good := BuildResponse(STRoot, "uuid:x", "", "srv")
-	for name, reply := range map[string][]byte{
-		"truncated": good[:12],
-		"garbage":   []byte("\x00\xff\xfe"),
-		"oversized": append([]byte("HTTP/1.1 200 OK\r\nX: "), bytes.Repeat([]byte("a"), 10000)...),
+	answer := func(b []byte) func([]byte) []byte { return func([]byte) []byte { return b } }
+	udpdisctest.BadReplies(t, probeLoopback, ErrNoReply, map[string]func([]byte) []byte{
+		"truncated": answer(good[:12]),
+		"garbage":   answer([]byte("\x00\xff\xfe")),
+		"oversized": answer(append([]byte("HTTP/1.1 200 OK\r\nX: "), bytes.Repeat([]byte("a"), 10000)...)),
 		"silent":    nil,
-	} {
-		t.Run(name, func(t *testing.T) {
-			c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			go func() {
-				buf := make([]byte, 2048)
-				for {
-					_, from, err := c.ReadFrom(buf)
-					if err != nil {
-						return
-					}
-					if reply != nil {
-						c.WriteTo(reply, from)
-					}
-				}
-			}()
-			emit, got := collectObs()
-			ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
-			defer cancel()
-			start := time.Now()
-			err = (&Prober{Options{Port: c.LocalAddr().(*net.UDPAddr).Port, Timeout: 5 * time.Second}}).Probe(ctx, probes.Target{IP: loopback}, emit)
-			if err == nil || len(got()) != 0 {
-				t.Errorf("err %v obs %v", err, got())
-			}
-			if (reply == nil) != errors.Is(err, ErrNoReply) {
-				t.Errorf("err %v", err)
-			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("ctx not respected: %v", d)
-			}
-		})
-	}
+	})
+}
+
+func TestProberSlow(t *testing.T) {
+	udpdisctest.Slow(t, probeLoopback, ErrNoReply)
 }
 
 func TestProberKnownLocation(t *testing.T) {
@@ -226,11 +158,10 @@ func TestProberKnownLocation(t *testing.T) {
 	hs := httptest.NewServer(r)
 	defer hs.Close()
 	r.Location = hs.URL + "/description.xml"
-	c, _ := net.ListenPacket("udp4", "127.0.0.1:0")
-	defer c.Close()
-	emit, got := collectObs()
+	port := udpdisctest.StartFake(t, false, nil) // a socket that never answers
+	emit, got := udpdisctest.Sink()
 	tgt := probes.Target{IP: loopback, Facts: []probes.Fact{{Key: "ssdp.location", Value: r.Location}}}
-	if err := (&Prober{Options{Port: c.LocalAddr().(*net.UDPAddr).Port, Timeout: 200 * time.Millisecond, Sends: 1}}).Probe(context.Background(), tgt, emit); err != nil {
+	if err := (&Prober{Options{Port: port, Timeout: 200 * time.Millisecond, Sends: 1}}).Probe(context.Background(), tgt, emit); err != nil {
 		t.Fatal(err)
 	}
 	if len(got()) != 1 || factMap(got()[0].Facts)["upnp.serial"] != "ACCC8E123456" {

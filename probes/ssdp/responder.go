@@ -2,13 +2,13 @@ package ssdp
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Responder emulates a UPnP root device: it answers M-SEARCH, announces
@@ -36,10 +36,7 @@ func (r *Responder) targets() [][2]string {
 
 // Serve answers M-SEARCH on conn until ctx ends. It never closes conn.
 func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := udpdisc.Logger(r.Log)
 	if r.NotifyTo != nil {
 		for _, t := range r.targets() {
 			if _, err := conn.WriteTo(BuildNotify(t[0], "ssdp:alive", t[1], r.Location, r.Server), r.NotifyTo); err != nil {
@@ -47,27 +44,13 @@ func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
 			}
 		}
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Now()) })
-	defer stop()
-	buf := make([]byte, MaxMessage+1)
-	for {
-		n, from, err := conn.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+	return udpdisc.Serve(ctx, conn, MaxMessage+1, func(b []byte, from net.Addr) {
+		if len(b) > MaxMessage {
+			return
 		}
-		if n > MaxMessage {
-			continue
-		}
-		m, err := Parse(buf[:n])
+		m, err := Parse(b)
 		if err != nil || m.Kind != KindMSearch || trimST(m.MAN) != `"ssdp:discover"` {
-			continue
+			return
 		}
 		st := trimST(m.ST)
 		for _, t := range r.targets() {
@@ -77,7 +60,7 @@ func (r *Responder) Serve(ctx context.Context, conn net.PacketConn) error {
 				}
 			}
 		}
-	}
+	})
 }
 
 // ServeHTTP serves the description document at Location's path.

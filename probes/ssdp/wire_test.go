@@ -4,30 +4,17 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
 )
 
-func golden(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func factMap(fs []probes.Fact) map[string]string {
-	m := map[string]string{}
-	for _, f := range fs {
-		m[f.Key] = f.Value
-	}
-	return m
-}
+var (
+	golden  = udpdisctest.Golden
+	factMap = udpdisctest.FactMap
+)
 
 func TestParseGolden(t *testing.T) {
 	m, err := Parse(golden(t, "miniupnpd-response.txt"))

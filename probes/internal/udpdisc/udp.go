@@ -74,14 +74,25 @@ func ListenSend(l probes.Link) (net.PacketConn, error) {
 // Collect reads datagrams from every conn until ctx ends, calling handle for
 // each (serialised) with the source address unmapped to IPv4. Payloads
 // longer than probes.MaxPayload are passed cut to that size with oversize
-// set, so the handler can reject them. At most MaxDatagrams are handled.
-// It closes nothing: the caller owns the conns.
+// set, so the handler can reject them. At most MaxDatagrams are handled:
+// past that the run ends for every conn. It closes nothing: the caller owns
+// the conns.
 func Collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.AddrPort, b []byte, oversize bool)) {
+	ctx, over := context.WithCancel(ctx)
+	defer over()
 	var (
 		mu    sync.Mutex
 		count int
 		wg    sync.WaitGroup
 	)
+	// Deadlines are set here once, before the AfterFunc that cuts them
+	// short: a reader setting its own could undo the cut and sleep on until
+	// the deadline after the run had ended.
+	if dl, ok := ctx.Deadline(); ok {
+		for _, c := range conns {
+			_ = c.SetReadDeadline(dl)
+		}
+	}
 	stop := context.AfterFunc(ctx, func() {
 		for _, c := range conns {
 			_ = c.SetReadDeadline(time.Now())
@@ -94,9 +105,6 @@ func Collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.
 			defer wg.Done()
 			buf := make([]byte, probes.MaxPayload+1)
 			for ctx.Err() == nil {
-				if dl, ok := ctx.Deadline(); ok {
-					_ = c.SetReadDeadline(dl)
-				}
 				n, from, err := c.ReadFrom(buf)
 				if err != nil {
 					var ne net.Error
@@ -118,6 +126,7 @@ func Collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.
 				count++
 				if count > maxDatagrams {
 					mu.Unlock()
+					over() // a flood: the run is over for every reader
 					return
 				}
 				handle(ap, buf[:min(n, probes.MaxPayload)], n > probes.MaxPayload)

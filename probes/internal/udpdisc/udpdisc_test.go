@@ -147,6 +147,26 @@ func TestCollectCap(t *testing.T) {
 	}
 }
 
+// A flood on one socket ends the whole run, not just that socket's reader:
+// the others must not wait for the deadline.
+func TestCollectCapEndsEveryReader(t *testing.T) {
+	defer func(n int) { maxDatagrams = n }(maxDatagrams)
+	maxDatagrams = 5
+	rx, quiet, tx := loopConn(t), loopConn(t), loopConn(t)
+	for range 10 {
+		if _, err := tx.WriteTo([]byte("flood"), rx.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	Collect(ctx, []net.PacketConn{rx, quiet}, func(netip.AddrPort, []byte, bool) {})
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the quiet socket's reader outlived the flood by %v", d)
+	}
+}
+
 func TestInSubnets(t *testing.T) {
 	if InSubnets(nil) != nil {
 		t.Error("no subnets must accept everything (nil filter)")

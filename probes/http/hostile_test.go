@@ -14,58 +14,45 @@ import (
 
 	"github.com/camwarden/camwarden/probes"
 	httpprobe "github.com/camwarden/camwarden/probes/http"
+	"github.com/camwarden/camwarden/probes/probetest"
 )
 
 // rawServer answers every connection with fn after reading the request
 // head; it counts the paths asked for.
 type rawServer struct {
-	ln    net.Listener
+	portN int
 	paths chan string
 	n     atomic.Int32
 }
 
 func newRawServer(t *testing.T, fn func(path string, c net.Conn)) *rawServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &rawServer{ln: ln, paths: make(chan string, 64)}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				line, _ := br.ReadString('\n')
-				f := strings.Fields(line)
-				path := ""
-				if len(f) > 1 {
-					path = f[1]
-				}
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil || strings.TrimSpace(l) == "" {
-						break
-					}
-				}
-				s.n.Add(1)
-				select {
-				case s.paths <- path:
-				default:
-				}
-				fn(path, c)
-			}()
+	s := &rawServer{paths: make(chan string, 64)}
+	s.portN = probetest.ServeTCP(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		line, _ := br.ReadString('\n')
+		f := strings.Fields(line)
+		path := ""
+		if len(f) > 1 {
+			path = f[1]
 		}
-	}()
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil || strings.TrimSpace(l) == "" {
+				break
+			}
+		}
+		s.n.Add(1)
+		select {
+		case s.paths <- path:
+		default:
+		}
+		fn(path, c)
+	})
 	return s
 }
 
-func (s *rawServer) port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+func (s *rawServer) port() int { return s.portN }
 
 func probeRaw(t *testing.T, s *rawServer, timeout time.Duration) (*collector, error) {
 	t.Helper()

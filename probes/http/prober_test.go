@@ -16,6 +16,7 @@ import (
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/camsim"
 	httpprobe "github.com/camwarden/camwarden/probes/http"
+	"github.com/camwarden/camwarden/probes/probetest"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -214,14 +215,9 @@ func TestProbeCamsimProfiles(t *testing.T) {
 
 // TestProbeUnreachable: a closed port is an error and emits nothing.
 func TestProbeUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := probetest.FreePort(t)
 	var c collector
-	err = (&httpprobe.Prober{Port: port}).Probe(context.Background(), probes.Target{IP: loopback}, c.sink)
+	err := (&httpprobe.Prober{Port: port}).Probe(context.Background(), probes.Target{IP: loopback}, c.sink)
 	if err == nil || len(c.obs) != 0 {
 		t.Fatalf("err = %v, obs = %v; want error and nothing", err, c.obs)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/camsim"
 	httpprobe "github.com/camwarden/camwarden/probes/http"
+	"github.com/camwarden/camwarden/probes/probetest"
 	"github.com/camwarden/camwarden/probes/rtsp"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
 )
@@ -49,17 +50,6 @@ func (c *collector) get(k string) string {
 	return strings.Join(c.facts[k], "|")
 }
 
-// listenFree listens on a free loopback port and returns it.
-func listenFree(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
-}
-
 func TestProbeCamsimProfiles(t *testing.T) {
 	ps, err := camsim.Profiles()
 	if err != nil {
@@ -72,9 +62,7 @@ func TestProbeCamsimProfiles(t *testing.T) {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
 			// Only the RTSP section runs, on a port we know is free.
-			ln := listenFree(t)
-			port := ln.Addr().(*net.TCPAddr).Port
-			ln.Close()
+			port := probetest.FreePort(t)
 			only := camsim.Profile{Name: p.Name, RTSP: &camsim.RTSPProfile{Port: port, Server: p.RTSP.Server, Realm: p.RTSP.Realm, Public: p.RTSP.Public}}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -122,20 +110,7 @@ func retryDial(ctx context.Context, network, addr string) (net.Conn, error) {
 // serveRaw answers each connection with fn.
 func serveRaw(t *testing.T, fn func(c net.Conn, br *bufio.Reader)) int {
 	t.Helper()
-	ln := listenFree(t)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				fn(c, bufio.NewReader(c))
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return probetest.ServeTCP(t, func(c net.Conn) { fn(c, bufio.NewReader(c)) })
 }
 
 func skipRequest(br *bufio.Reader) {
@@ -238,9 +213,7 @@ func TestProbeGStreamer(t *testing.T) {
 	}
 	labtest.RequireBinary(t, typelib) // apt-get install gir1.2-gst-rtsp-server-1.0 python3-gi
 	labtest.RequireBinary(t, "/usr/bin/python3")
-	ln := listenFree(t)
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := probetest.FreePort(t)
 	dir := t.TempDir()
 	script := dir + "/serve.py"
 	if err := os.WriteFile(script, []byte(gstScript), 0o600); err != nil {

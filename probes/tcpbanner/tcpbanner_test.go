@@ -12,6 +12,7 @@ import (
 
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/camsim"
+	"github.com/camwarden/camwarden/probes/probetest"
 	"github.com/camwarden/camwarden/probes/tcpbanner"
 )
 
@@ -39,26 +40,6 @@ func facts(t *testing.T, p *tcpbanner.Prober) map[string]string {
 	return got
 }
 
-// serve runs fn for each connection on a free port.
-func serve(t *testing.T, fn func(net.Conn)) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); fn(c) }()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestProbeCamsimProfiles(t *testing.T) {
 	ps, err := camsim.Profiles()
 	if err != nil {
@@ -76,12 +57,7 @@ func TestProbeCamsimProfiles(t *testing.T) {
 			only := camsim.Profile{Name: p.Name}
 			portMap := map[int]int{}
 			for _, b := range p.TCP {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					t.Fatal(err)
-				}
-				free := ln.Addr().(*net.TCPAddr).Port
-				ln.Close()
+				free := probetest.FreePort(t)
 				portMap[b.Port] = free
 				only.TCP = append(only.TCP, camsim.TCPBanner{Port: free, Reply: b.Reply})
 			}
@@ -131,8 +107,8 @@ func TestProbeCamsimProfiles(t *testing.T) {
 }
 
 func TestProbeSilentSlowOversizedPieces(t *testing.T) {
-	silent := serve(t, func(c net.Conn) { time.Sleep(3 * time.Second) })
-	huge := serve(t, func(c net.Conn) {
+	silent := probetest.ServeTCP(t, func(c net.Conn) { time.Sleep(3 * time.Second) })
+	huge := probetest.ServeTCP(t, func(c net.Conn) {
 		c.Read(make([]byte, 64))
 		for range 1000 {
 			if _, err := c.Write(make([]byte, 1024)); err != nil {
@@ -140,18 +116,14 @@ func TestProbeSilentSlowOversizedPieces(t *testing.T) {
 			}
 		}
 	})
-	pieces := serve(t, func(c net.Conn) {
+	pieces := probetest.ServeTCP(t, func(c net.Conn) {
 		c.Read(make([]byte, 64))
 		c.Write([]byte{0xf4, 0x00})
 		time.Sleep(20 * time.Millisecond)
 		c.Write([]byte{0x00, 0x00})
 		time.Sleep(3 * time.Second) // keeps the connection open like a device
 	})
-	closed := func() int {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
-	}()
+	closed := probetest.FreePort(t)
 	start := time.Now()
 	got := facts(t, &tcpbanner.Prober{Ports: []int{silent, huge, pieces, closed}, Timeout: 300 * time.Millisecond})
 	if d := time.Since(start); d > 1500*time.Millisecond {

@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -15,29 +14,14 @@ import (
 	"time"
 )
 
-// freeOffset finds a PortOffset for which every given port is free on
-// 127.0.0.1, so parallel test runs do not collide. The range keeps every
-// service a profile runs (80 up to DHIP's 37810) between 1024 and 65535,
-// so the tests also pass without root.
+// freeOffset is FreeOffset for a test.
 func freeOffset(t *testing.T, ports ...int) int {
 	t.Helper()
-	for range 50 {
-		off := 2000 + rand.IntN(25000)
-		ok := true
-		for _, p := range ports {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+off))
-			if err != nil {
-				ok = false
-				break
-			}
-			ln.Close()
-		}
-		if ok {
-			return off
-		}
+	off, err := FreeOffset(ports...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port offset")
-	return 0
+	return off
 }
 
 // startProfile runs p on 127.0.0.1 and waits until port answers.
@@ -58,20 +42,8 @@ func startProfile(t *testing.T, p Profile, waitPorts ...int) Host {
 			t.Error("Run did not return after cancel")
 		}
 	})
-	for _, port := range waitPorts {
-		addr := fmt.Sprintf("127.0.0.1:%d", h.Port(port))
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never listened on %s: %v", p.Name, addr, err)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	if err := WaitListening(h, 3*time.Second, waitPorts...); err != nil {
+		t.Fatalf("%s: %v", p.Name, err)
 	}
 	return h
 }

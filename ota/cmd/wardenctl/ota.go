@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -84,14 +85,9 @@ func runOTA(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ids := make([]string, 0, len(st))
-		for id := range st {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "APPLIANCE\tRUNNING\tSTATE\tRELEASE\tPROGRESS\tREASON")
-		for _, id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(st)) {
 			s := st[id]
 			prog := ""
 			if s.State == update.StateDownloading {

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -238,14 +239,9 @@ func collectReports(ctx context.Context, b *brokerFlags, timeout, quiet time.Dur
 }
 
 func writeReports(out io.Writer, reps map[string]reportedPayload, now time.Time) error {
-	ids := make([]string, 0, len(reps))
-	for id := range reps {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "APPLIANCE\tAPPLIED\tSHA256\tLAST\tRECEIVED\tKEYS\tAGE\tREASON")
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(reps)) {
 		p := reps[id]
 		sha := p.SHA256
 		if len(sha) > 12 {
@@ -261,7 +257,7 @@ func writeReports(out io.Writer, reps map[string]reportedPayload, now time.Time)
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%s\t%s\n", id, p.AppliedVersion, sha, p.Status, p.ReceivedVersion,
 			p.KeySetVersion, now.Sub(p.TS).Round(time.Second), reason)
 	}
-	if len(ids) == 0 {
+	if len(reps) == 0 {
 		fmt.Fprintln(tw, "(no appliance has reported a policy)")
 	}
 	return tw.Flush()

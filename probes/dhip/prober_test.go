@@ -3,7 +3,6 @@ package dhip
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -36,27 +35,18 @@ func TestProberResponder(t *testing.T) {
 }
 
 func TestProberAnyPortIgnoresOthers(t *testing.T) {
-	// The device answers from another source port, after echoing a search
-	// (as a second tool on the host would) that must be ignored.
-	port := udpdisctest.StartFake(t, true, func(req []byte) []byte {
+	// The device answers from another source port; a search echoed back
+	// (as a second tool on the host would) must be ignored.
+	o := udpdisctest.FromOtherPort(t, probeLoopback, func(req []byte) []byte {
 		if m, err := Parse(req); err != nil || m.Method != MethodSearch {
 			return nil
 		}
 		return dahuaReply().Marshal()
 	})
-	emit, got := udpdisctest.Sink()
-	if err := probeLoopback(context.Background(), port, time.Second, emit); err != nil {
-		t.Fatal(err)
+	if factMap(o.Facts)["dhip.model"] != "IPC-HDW1431T1-S4" {
+		t.Errorf("observation %v", o)
 	}
-	if len(got()) != 1 || factMap(got()[0].Facts)["dhip.model"] != "IPC-HDW1431T1-S4" {
-		t.Fatalf("want one observation, got %v", got())
-	}
-	port = udpdisctest.StartFake(t, false, func(req []byte) []byte { return req }) // echoes the search
-	emit, got = udpdisctest.Sink()
-	err := probeLoopback(context.Background(), port, 300*time.Millisecond, emit)
-	if !errors.Is(err, ErrNoReply) || len(got()) != 0 {
-		t.Errorf("echo: err %v, obs %v", err, got())
-	}
+	udpdisctest.IgnoresEcho(t, probeLoopback, ErrNoReply)
 }
 
 func TestProberBadReplies(t *testing.T) {

@@ -9,10 +9,11 @@ import (
 
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
+	"github.com/camwarden/camwarden/probes/probetest"
 )
 
 var (
-	golden  = udpdisctest.Golden
+	golden  = probetest.Golden
 	factMap = udpdisctest.FactMap
 )
 

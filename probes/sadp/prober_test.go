@@ -42,7 +42,7 @@ func TestProberResponder(t *testing.T) {
 
 func TestProberAnyPortAndUUIDMatch(t *testing.T) {
 	// Echo the UUID back from another source port.
-	port := udpdisctest.StartFake(t, true, func(req []byte) []byte {
+	udpdisctest.FromOtherPort(t, probeLoopback, func(req []byte) []byte {
 		q, err := ParseInquiry(req)
 		if err != nil {
 			return nil
@@ -51,20 +51,13 @@ func TestProberAnyPortAndUUIDMatch(t *testing.T) {
 		r.UUID = q.UUID
 		return r.Marshal()
 	})
-	emit, got := udpdisctest.Sink()
-	if err := probeLoopback(context.Background(), port, time.Second, emit); err != nil {
-		t.Fatal(err)
-	}
-	if len(got()) != 1 {
-		t.Fatalf("want one observation, got %v", got())
-	}
 	// A reply carrying another inquiry's UUID is not an answer to ours.
-	port = udpdisctest.StartFake(t, false, func([]byte) []byte {
+	port := udpdisctest.StartFake(t, false, func([]byte) []byte {
 		r := hikReply()
 		r.UUID = "00000000-0000-4000-8000-000000000000"
 		return r.Marshal()
 	})
-	emit, got = udpdisctest.Sink()
+	emit, got := udpdisctest.Sink()
 	err := probeLoopback(context.Background(), port, 300*time.Millisecond, emit)
 	if !errors.Is(err, ErrNoReply) || len(got()) != 0 {
 		t.Errorf("foreign UUID: err %v, obs %v", err, got())

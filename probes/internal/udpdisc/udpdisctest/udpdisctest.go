@@ -14,8 +14,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -219,13 +217,32 @@ func AskOnce(t testing.TB, port int, msgs ...[]byte) []byte {
 	return first
 }
 
-// Golden reads testdata/name (a golden packet; each testdata/SOURCE.md says
-// where they come from), failing the test when it cannot.
-func Golden(t testing.TB, name string) []byte {
+// FromOtherPort probes a fake device that answers each request with
+// reply(request) from another port than the one asked, as devices answering
+// from their service port do, and returns the one observation the prober
+// must make of it.
+func FromOtherPort(t testing.TB, probe ProbeFunc, reply func(req []byte) []byte) probes.Observation {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
+	port := StartFake(t, true, reply)
+	emit, got := Sink()
+	if err := probe(context.Background(), port, time.Second, emit); err != nil {
 		t.Fatal(err)
 	}
-	return b
+	if len(got()) != 1 {
+		t.Fatalf("want one observation, got %v", got())
+	}
+	return got()[0]
+}
+
+// IgnoresEcho probes a fake device that echoes every request back (as a
+// second discovery tool on the host might): a request is no answer, so the
+// prober must emit nothing and report errNoReply.
+func IgnoresEcho(t testing.TB, probe ProbeFunc, errNoReply error) {
+	t.Helper()
+	port := StartFake(t, false, func(req []byte) []byte { return req })
+	emit, got := Sink()
+	err := probe(context.Background(), port, 300*time.Millisecond, emit)
+	if !errors.Is(err, errNoReply) || len(got()) != 0 {
+		t.Errorf("echo: err %v, obs %v", err, got())
+	}
 }

@@ -59,3 +59,16 @@ func Run(ctx context.Context, p Profile, h Host, log *slog.Logger) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// Start runs p on h in the background, as Run does, for a test or tool that
+// holds a device up while it works. stop ends it and returns Run's error;
+// calling it again returns the same error.
+func Start(p Profile, h Host, log *slog.Logger) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, p, h, log) }()
+	return sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
+}

@@ -2,7 +2,6 @@ package camsim
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -28,11 +27,10 @@ func freeOffset(t *testing.T, ports ...int) int {
 func startProfile(t *testing.T, p Profile, waitPorts ...int) Host {
 	t.Helper()
 	h := Host{IP: netip.MustParseAddr("127.0.0.1"), MAC: p.MAC(1), PortOffset: freeOffset(t, waitPorts...)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p, h, nil) }()
+	stop := Start(p, h, nil)
 	t.Cleanup(func() {
-		cancel()
+		done := make(chan error, 1)
+		go func() { done <- stop() }()
 		select {
 		case err := <-done:
 			if err != nil {

@@ -16,12 +16,9 @@ import (
 func runOnly(t *testing.T, p Profile, ports ...int) Host {
 	t.Helper()
 	h := Host{IP: netip.MustParseAddr("127.0.0.1"), MAC: p.MAC(1), PortOffset: freeOffset(t, ports...)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p, h, nil) }()
+	stop := Start(p, h, nil)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("camsim: %v", err)
 		}
 	})

@@ -62,10 +62,7 @@ func TestServeWSDProfiles(t *testing.T) {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
 			h := Host{IP: netip.MustParseAddr("127.0.0.1"), MAC: p.MAC(1), PortOffset: freeOffset(t, wsd.Port)}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- Run(ctx, p, h, nil) }()
-			defer func() { cancel(); <-done }()
+			defer Start(p, h, nil)()
 			time.Sleep(100 * time.Millisecond)
 			group := netip.AddrPortFrom(h.IP, uint16(h.Port(wsd.Port)))
 			for _, untyped := range []bool{false, true} {

@@ -78,12 +78,9 @@ func runProfile(t *testing.T, p camsim.Profile, ports ...int) camsim.Host {
 		t.Fatal(err)
 	}
 	h := camsim.Host{IP: loopback, MAC: p.MAC(1), PortOffset: off}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- camsim.Run(ctx, p, h, nil) }()
+	stop := camsim.Start(p, h, nil)
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("camsim: %v", err)
 		}
 	})

@@ -62,12 +62,9 @@ func TestDiscoverCamsimLoopback(t *testing.T) {
 			break
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- camsim.Run(ctx, p, h, nil) }()
+	stop := camsim.Start(p, h, nil)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	}()

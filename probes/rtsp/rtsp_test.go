@@ -64,12 +64,9 @@ func TestProbeCamsimProfiles(t *testing.T) {
 			// Only the RTSP section runs, on a port we know is free.
 			port := probetest.FreePort(t)
 			only := camsim.Profile{Name: p.Name, RTSP: &camsim.RTSPProfile{Port: port, Server: p.RTSP.Server, Realm: p.RTSP.Realm, Public: p.RTSP.Public}}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- camsim.Run(ctx, only, camsim.Host{IP: loopback}, nil) }()
+			stop := camsim.Start(only, camsim.Host{IP: loopback}, nil)
 			defer func() {
-				cancel()
-				if err := <-done; err != nil {
+				if err := stop(); err != nil {
 					t.Error(err)
 				}
 			}()

@@ -61,12 +61,9 @@ func TestProbeCamsimProfiles(t *testing.T) {
 				portMap[b.Port] = free
 				only.TCP = append(only.TCP, camsim.TCPBanner{Port: free, Reply: b.Reply})
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- camsim.Run(ctx, only, camsim.Host{IP: loopback}, nil) }()
+			stop := camsim.Start(only, camsim.Host{IP: loopback}, nil)
 			defer func() {
-				cancel()
-				if err := <-done; err != nil {
+				if err := stop(); err != nil {
 					t.Error(err)
 				}
 			}()

@@ -18,6 +18,8 @@ const (
 	DefaultInterval = 500 * time.Millisecond
 )
 
+var defaults = udpdisc.Timing{Timeout: DefaultTimeout, Sends: DefaultSends, Interval: DefaultInterval}
+
 // ErrNoReply is returned by Prober.Probe when the host did not answer.
 var ErrNoReply = errors.New("dhip: no reply")
 
@@ -51,7 +53,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	if !d.NoGroupListen {
 		listen = func() (net.PacketConn, error) { return ListenGroup(l.Iface, group, port) }
 	}
-	x := exchange(d.Timeout, d.Sends, d.Interval, d.Log)
+	x := exchange(udpdisc.Timing{Timeout: d.Timeout, Sends: d.Sends, Interval: d.Interval}, d.Log)
 	return x.Discover(ctx, l, []net.Addr{&net.UDPAddr{IP: group, Port: port}}, listen, emit)
 }
 
@@ -74,11 +76,11 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	if port == 0 {
 		port = Port
 	}
-	return exchange(p.Timeout, p.Sends, p.Interval, p.Log).Probe(ctx, t, port, emit)
+	return exchange(udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, emit)
 }
 
 // exchange is one DHDiscover.search run.
-func exchange(timeout time.Duration, sends int, interval time.Duration, log *slog.Logger) *udpdisc.Exchange {
+func exchange(t udpdisc.Timing, log *slog.Logger) *udpdisc.Exchange {
 	return &udpdisc.Exchange{
 		Name:    "dhip",
 		What:    "search",
@@ -96,9 +98,7 @@ func exchange(timeout time.Duration, sends int, interval time.Duration, log *slo
 		},
 		TooLarge:   ErrTooLarge,
 		ErrNoReply: ErrNoReply,
-		Timeout:    udpdisc.OrDefault(timeout, DefaultTimeout),
-		Sends:      udpdisc.Sends(sends, DefaultSends),
-		Interval:   udpdisc.OrDefault(interval, DefaultInterval),
+		Timing:     t.Or(defaults),
 		Log:        log,
 	}
 }

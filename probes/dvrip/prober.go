@@ -20,6 +20,8 @@ const (
 	maxSubnets      = 8 // broadcast to at most this many of a Link's subnets
 )
 
+var defaults = udpdisc.Timing{Timeout: DefaultTimeout, Sends: DefaultSends, Interval: DefaultInterval}
+
 // ErrNoReply is returned by Prober.Probe when the host did not answer.
 var ErrNoReply = errors.New("dvrip: no reply")
 
@@ -64,7 +66,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 		listen = func() (net.PacketConn, error) { return ListenPort(port) }
 	}
 	// l.Subnets is not empty here, so only answers from them count.
-	return exchange(d.Timeout, d.Sends, d.Interval, d.Log).Discover(ctx, l, dsts, listen, emit)
+	return exchange(udpdisc.Timing{Timeout: d.Timeout, Sends: d.Sends, Interval: d.Interval}, d.Log).Discover(ctx, l, dsts, listen, emit)
 }
 
 // broadcast returns the directed broadcast address of an IPv4 prefix.
@@ -97,12 +99,12 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	if port == 0 {
 		port = Port
 	}
-	return exchange(p.Timeout, p.Sends, p.Interval, p.Log).Probe(ctx, t, port, emit)
+	return exchange(udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, emit)
 }
 
 // exchange is one DVRIP search run. An oversized reply is reported as
 // "larger than probes.MaxPayload bytes" (udpdisc's default).
-func exchange(timeout time.Duration, sends int, interval time.Duration, log *slog.Logger) *udpdisc.Exchange {
+func exchange(t udpdisc.Timing, log *slog.Logger) *udpdisc.Exchange {
 	return &udpdisc.Exchange{
 		Name:    "dvrip",
 		What:    "search",
@@ -116,9 +118,7 @@ func exchange(timeout time.Duration, sends int, interval time.Duration, log *slo
 			return udpdisc.Answer{MAC: r.HardwareAddr(), Facts: r.Facts()}, nil
 		},
 		ErrNoReply: ErrNoReply,
-		Timeout:    udpdisc.OrDefault(timeout, DefaultTimeout),
-		Sends:      udpdisc.Sends(sends, DefaultSends),
-		Interval:   udpdisc.OrDefault(interval, DefaultInterval),
+		Timing:     t.Or(defaults),
 		Log:        log,
 	}
 }

@@ -19,6 +19,8 @@ const (
 	DefaultInterval = 500 * time.Millisecond
 )
 
+var defaults = udpdisc.Timing{Timeout: DefaultTimeout, Sends: DefaultSends, Interval: DefaultInterval}
+
 // Discoverer sends SADP inquiries to the group on a Link and emits one
 // observation per device that answers. The zero value is ready to use.
 type Discoverer struct {
@@ -51,7 +53,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	if newUUID == nil {
 		newUUID = NewUUID
 	}
-	x := exchange(newUUID(), d.Timeout, d.Sends, d.Interval, d.Log)
+	x := exchange(newUUID(), udpdisc.Timing{Timeout: d.Timeout, Sends: d.Sends, Interval: d.Interval}, d.Log)
 	var listen func() (net.PacketConn, error)
 	if !d.NoGroupListen {
 		listen = func() (net.PacketConn, error) { return ListenGroup(l.Iface, group, port) }
@@ -82,12 +84,12 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	if port == 0 {
 		port = Port
 	}
-	return exchange(NewUUID(), p.Timeout, p.Sends, p.Interval, p.Log).Probe(ctx, t, port, emit)
+	return exchange(NewUUID(), udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, emit)
 }
 
 // exchange is one SADP run: the inquiry carries uuid, and only replies
 // echoing it (or carrying none) are answers to it.
-func exchange(uuid string, timeout time.Duration, sends int, interval time.Duration, log *slog.Logger) *udpdisc.Exchange {
+func exchange(uuid string, t udpdisc.Timing, log *slog.Logger) *udpdisc.Exchange {
 	return &udpdisc.Exchange{
 		Name:    "sadp",
 		What:    "inquiry",
@@ -111,9 +113,7 @@ func exchange(uuid string, timeout time.Duration, sends int, interval time.Durat
 		},
 		TooLarge:   ErrTooLarge,
 		ErrNoReply: ErrNoReply,
-		Timeout:    udpdisc.OrDefault(timeout, DefaultTimeout),
-		Sends:      udpdisc.Sends(sends, DefaultSends),
-		Interval:   udpdisc.OrDefault(interval, DefaultInterval),
+		Timing:     t.Or(defaults),
 		Log:        log,
 	}
 }

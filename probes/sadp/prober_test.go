@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -103,15 +102,7 @@ func mustRead(name string) []byte {
 // loopback responder (Group set to its unicast address) it shows both sides.
 func TestDiscovererSubnetFilter(t *testing.T) {
 	port := startResponder(t, &Responder{Reply: hikReply()})
-	for subnet, want := range map[string]int{"127.0.0.0/8": 1, "198.18.0.0/15": 0} {
-		emit, got := udpdisctest.Sink()
-		d := &Discoverer{Group: net.IPv4(127, 0, 0, 1), Port: port, NoGroupListen: true, Timeout: 300 * time.Millisecond}
-		l := probes.Link{Addr: loopback, Subnets: []netip.Prefix{netip.MustParsePrefix(subnet)}}
-		if err := d.Discover(context.Background(), l, emit); err != nil {
-			t.Fatal(err)
-		}
-		if len(got()) != want {
-			t.Errorf("subnet %s: %d observations, want %d", subnet, len(got()), want)
-		}
-	}
+	udpdisctest.SubnetFilter(t, port, func(port int) probes.Discoverer {
+		return &Discoverer{Group: net.IPv4(127, 0, 0, 1), Port: port, NoGroupListen: true, Timeout: 300 * time.Millisecond}
+	})
 }

@@ -28,7 +28,8 @@ type Answer struct {
 // each datagram that comes back is recognised by IsReply and read by Parse,
 // and one observation is emitted per device, keyed by its MAC (else its
 // address). Build one per run: Request and Parse may carry run state such
-// as a nonce. The caller resolves defaults; zero values are taken as given.
+// as a nonce. The caller resolves defaults (Timing.Or); zero values are
+// taken as given.
 type Exchange struct {
 	Name    string // protocol: Observation.Probe and the prefix of errors and logs
 	What    string // what Request is called in send errors: "inquiry", "search"
@@ -47,10 +48,21 @@ type Exchange struct {
 	// ErrNoReply is Probe's error when the host said nothing.
 	ErrNoReply error
 
+	Timing
+	Log *slog.Logger
+}
+
+// Timing is how long a run listens and how often it asks.
+type Timing struct {
 	Timeout  time.Duration // whole run; ctx may end it sooner
-	Sends    int           // rounds of Request
+	Sends    int           // rounds of the request
 	Interval time.Duration // between rounds
-	Log      *slog.Logger
+}
+
+// Or is t with each unset (non-positive) field taken from def, and Sends
+// capped at MaxSends whatever the configuration says.
+func (t Timing) Or(def Timing) Timing {
+	return Timing{Timeout: OrDefault(t.Timeout, def.Timeout), Sends: Sends(t.Sends, def.Sends), Interval: OrDefault(t.Interval, def.Interval)}
 }
 
 // Discover sends Request to every address of to from a socket on l (see

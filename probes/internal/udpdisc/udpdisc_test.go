@@ -186,6 +186,10 @@ func TestDefaults(t *testing.T) {
 	if Sends(0, 2) != 2 || Sends(3, 2) != 3 || Sends(1000, 2) != MaxSends {
 		t.Error("Sends")
 	}
+	def := Timing{Timeout: time.Second, Sends: 2, Interval: time.Millisecond}
+	if got := (Timing{Sends: 99}).Or(def); got != (Timing{Timeout: time.Second, Sends: MaxSends, Interval: time.Millisecond}) {
+		t.Errorf("Or: %+v", got)
+	}
 }
 
 // Two listeners share one port (address reuse), as two discovery tools on
@@ -247,7 +251,7 @@ func toy(timeout time.Duration) *Exchange {
 			}
 		},
 		ErrNoReply: errToyNoReply,
-		Timeout:    timeout, Sends: 2, Interval: 50 * time.Millisecond,
+		Timing:     Timing{Timeout: timeout, Sends: 2, Interval: 50 * time.Millisecond},
 	}
 }
 

@@ -246,3 +246,22 @@ func IgnoresEcho(t testing.TB, probe ProbeFunc, errNoReply error) {
 		t.Errorf("echo: err %v, obs %v", err, got())
 	}
 }
+
+// SubnetFilter checks that a Discoverer reports only devices inside the
+// link's subnets. newD returns the Discoverer aimed at a responder on
+// 127.0.0.1:port (its group set to that unicast address, no group
+// listener); run on a loopback link it must see the responder when the
+// link's subnet is 127.0.0.0/8 and nothing when it is 198.18.0.0/15.
+func SubnetFilter(t *testing.T, port int, newD func(port int) probes.Discoverer) {
+	t.Helper()
+	for subnet, want := range map[string]int{"127.0.0.0/8": 1, "198.18.0.0/15": 0} {
+		emit, got := Sink()
+		l := probes.Link{Addr: Loopback, Subnets: []netip.Prefix{netip.MustParsePrefix(subnet)}}
+		if err := newD(port).Discover(context.Background(), l, emit); err != nil {
+			t.Fatal(err)
+		}
+		if len(got()) != want {
+			t.Errorf("subnet %s: %d observations, want %d", subnet, len(got()), want)
+		}
+	}
+}

@@ -71,15 +71,7 @@ func TestBootChatter(t *testing.T) {
 	app := labtest.Host(t, n, "app", 1, nil)
 	cam := labtest.Host(t, n, "cam", 10, p.MAC(1))
 
-	var src *capture.Live
-	if err := app.Do(func() error {
-		var err error
-		src, err = capture.Open(capture.Options{Iface: app.Iface, Groups: []netip.Addr{}})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := labtest.Capture(t, app)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var (

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/hex"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -58,17 +57,7 @@ func TestDnsmasqUdhcpc(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var src capture.Source
-	err := srv.Do(func() error {
-		l, err := capture.Open(capture.Options{Iface: srv.Iface, Groups: []netip.Addr{}})
-		src = l
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{Source: src, frames: map[byte][]byte{}}
-	defer src.Close()
+	rec := &recorder{Source: labtest.Capture(t, srv), frames: map[byte][]byte{}}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

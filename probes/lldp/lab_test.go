@@ -5,7 +5,6 @@ package lldp_test
 import (
 	"bytes"
 	"context"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -42,15 +41,7 @@ func TestLldpd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var src *capture.Live
-	if err := app.Do(func() error {
-		var err error
-		src, err = capture.Open(capture.Options{Iface: app.Iface, Groups: []netip.Addr{}})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := labtest.Capture(t, app)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	obsc := make(chan probes.Observation, 64)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/camwarden/camwarden/probes/capture"
 	"github.com/camwarden/camwarden/scripts/lab"
 )
 
@@ -66,4 +67,21 @@ func Host(t testing.TB, n *lab.Net, name string, i int, mac net.HardwareAddr) *l
 		t.Fatal(err)
 	}
 	return h
+}
+
+// Capture opens a live capture (no multicast joins: a test sees what its
+// peers send it) on h's interface inside h's namespace, so the socket lives
+// there; it is closed when the test ends.
+func Capture(t testing.TB, h *lab.Host) *capture.Live {
+	t.Helper()
+	var src *capture.Live
+	if err := h.Do(func() error {
+		var err error
+		src, err = capture.Open(capture.Options{Iface: h.Iface, Groups: []netip.Addr{}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return src
 }

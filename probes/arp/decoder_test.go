@@ -127,17 +127,5 @@ func FuzzDecoder(f *testing.F) {
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	raw := probetest.GoldenHex(b, "gratuitous.hex")
-	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: raw}, &f); err != nil {
-		b.Fatal(err)
-	}
-	emit := func(probes.Observation) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := (arp.Decoder{}).Decode(&f, emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	probetest.BenchDecoder(b, arp.Decoder{}, probetest.GoldenHex(b, "gratuitous.hex"))
 }

@@ -190,16 +190,5 @@ func FuzzParse(f *testing.F) {
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: probetest.GoldenHex(b, "udhcpc-discover.hex")}, &f); err != nil {
-		b.Fatal(err)
-	}
-	emit := func(probes.Observation) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := (dhcp.Decoder{}).Decode(&f, emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	probetest.BenchDecoder(b, dhcp.Decoder{}, probetest.GoldenHex(b, "udhcpc-discover.hex"))
 }

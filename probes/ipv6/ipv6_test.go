@@ -88,14 +88,5 @@ func FuzzDecoder(f *testing.F) {
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: probetest.GoldenHex(b, "rs-eui64.hex")}, &f); err != nil {
-		b.Fatal(err)
-	}
-	emit := func(probes.Observation) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = (ipv6.Decoder{}).Decode(&f, emit)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	probetest.BenchDecoder(b, ipv6.Decoder{}, probetest.GoldenHex(b, "rs-eui64.hex"))
 }

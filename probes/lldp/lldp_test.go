@@ -128,16 +128,5 @@ func FuzzParse(f *testing.F) {
 }
 
 func BenchmarkDecoder(b *testing.B) {
-	var f probes.Frame
-	if err := capture.Decode(capture.Packet{Data: probetest.GoldenHex(b, "lldpd.hex")}, &f); err != nil {
-		b.Fatal(err)
-	}
-	emit := func(probes.Observation) {}
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := (lldp.Decoder{}).Decode(&f, emit); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+	probetest.BenchDecoder(b, lldp.Decoder{}, probetest.GoldenHex(b, "lldpd.hex"))
 }

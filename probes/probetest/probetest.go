@@ -54,3 +54,22 @@ func Facts(o probes.Observation) map[string]string {
 	}
 	return m
 }
+
+// BenchDecoder measures d on the frame raw, decoded once up front as the
+// capture loop would, so the number is the decoder's alone. It reports
+// allocations and packets/s, the figure the capture budget is written in.
+func BenchDecoder(b *testing.B, d probes.Decoder, raw []byte) {
+	b.Helper()
+	var f probes.Frame
+	if err := capture.Decode(capture.Packet{Data: raw}, &f); err != nil {
+		b.Fatal(err)
+	}
+	emit := func(probes.Observation) {}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(&f, emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}

@@ -13,8 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/camwarden/camwarden/probes"
 )
 
 // Responder limits: an emulated device must not be made to buffer without
@@ -51,39 +52,7 @@ type Responder struct {
 // Serve answers connections on ln until ctx ends, then closes ln and waits
 // for open connections to finish. It returns nil when ctx ended it.
 func (r *Responder) Serve(ctx context.Context, ln net.Listener) error {
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	var wg sync.WaitGroup
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("http responder: accept on %s: %w", ln.Addr(), err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Close the connection when ctx ends so Serve does not wait on
-			// an idle keep-alive client.
-			stopConn := context.AfterFunc(ctx, func() { c.Close() })
-			defer stopConn()
-			defer c.Close()
-			if err := r.serveConn(c); err != nil && ctx.Err() == nil {
-				log.Debug("http responder: connection", "remote", c.RemoteAddr(), "err", err)
-			}
-		}()
-	}
+	return probes.ServeConns(ctx, ln, "http responder", r.Log, r.serveConn)
 }
 
 func (r *Responder) serveConn(c net.Conn) error {

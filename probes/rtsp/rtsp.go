@@ -166,38 +166,7 @@ const (
 
 // Serve answers connections on ln until ctx ends; it returns nil then.
 func (r *Responder) Serve(ctx context.Context, ln net.Listener) error {
-	log := r.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	done := make(chan struct{})
-	var open int
-	defer func() {
-		for ; open > 0; open-- {
-			<-done
-		}
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("rtsp responder: accept on %s: %w", ln.Addr(), err)
-		}
-		open++
-		go func() {
-			defer func() { done <- struct{}{} }()
-			stopConn := context.AfterFunc(ctx, func() { c.Close() })
-			defer stopConn()
-			defer c.Close()
-			if err := r.serveConn(c); err != nil && ctx.Err() == nil {
-				log.Debug("rtsp responder: connection", "remote", c.RemoteAddr(), "err", err)
-			}
-		}()
-	}
+	return probes.ServeConns(ctx, ln, "rtsp responder", r.Log, r.serveConn)
 }
 
 func (r *Responder) serveConn(c net.Conn) error {

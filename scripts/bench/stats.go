@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -49,4 +50,13 @@ func Ms(d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond))
+}
+
+// Tail returns the last n bytes of s, trimmed, marked when cut.
+func Tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
 }

@@ -232,7 +232,7 @@ type daemon struct {
 
 const daemonConfig = `appliance_id: cwbench
 state_dir: %s
-log_level: info
+log_level: %s
 interfaces: [{name: eth0, subnets: [198.18.1.0/24]}]
 probing: {sweep_interval: 0s}
 inventory: {gone_after: 3s}
@@ -248,7 +248,7 @@ func startDaemon(ctx context.Context, cfg config, l *lab.Lab, stateDir string) (
 		return nil, err
 	}
 	path := filepath.Join(stateDir, "camwarden.yaml")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf(daemonConfig, stateDir, l.GatewayNS(), lab.UplinkLink)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(daemonConfig, stateDir, logLevel(), l.GatewayNS(), lab.UplinkLink)), 0o600); err != nil {
 		return nil, err
 	}
 	cmd, err := l.Command(ctx, "app", filepath.Join(cfg.bin, "camwarden"), "run", "--config", path)
@@ -283,8 +283,8 @@ func startDaemon(ctx context.Context, cfg config, l *lab.Lab, stateDir string) (
 			line := sc.Text()
 			d.mu.Lock()
 			d.tail = append(d.tail, line)
-			if len(d.tail) > 40 {
-				d.tail = d.tail[len(d.tail)-40:]
+			if len(d.tail) > 2000 {
+				d.tail = d.tail[len(d.tail)-1000:]
 			}
 			d.mu.Unlock()
 			var ev logEvent
@@ -304,10 +304,34 @@ func startDaemon(ctx context.Context, cfg config, l *lab.Lab, stateDir string) (
 	return d, nil
 }
 
-func (d *daemon) logTail() string {
+// logTail returns the daemon's last log lines; with words, only those
+// mentioning one of them.
+func (d *daemon) logTail(words ...string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return strings.Join(d.tail, "\n")
+	var out []string
+	for _, l := range d.tail {
+		keep := len(words) == 0
+		for _, w := range words {
+			keep = keep || strings.Contains(l, w)
+		}
+		if keep {
+			out = append(out, l)
+		}
+	}
+	if len(out) > 40 {
+		out = out[len(out)-40:]
+	}
+	return strings.Join(out, "\n")
+}
+
+// logLevel is the daemon's: info, so logging costs the timed path nothing
+// much; CWBENCH_DEBUG=1 for probe details when a trial fails.
+func logLevel() string {
+	if os.Getenv("CWBENCH_DEBUG") != "" {
+		return "debug"
+	}
+	return "info"
 }
 
 // drain discards queued events (from before a trial).

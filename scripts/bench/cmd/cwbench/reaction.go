@@ -139,7 +139,7 @@ func passiveTrials(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw 
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
-		t, err := passiveTrial(ctx, cfg, l, sn, lw, d, i)
+		t, err := passiveTrial(ctx, cfg, l, sn, lw, d, work, i)
 		if err != nil {
 			fails++
 			fmt.Fprintf(os.Stderr, "cwbench: passive trial %d: %v\n", i, err)
@@ -155,7 +155,7 @@ func passiveTrials(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw 
 	return out, nil
 }
 
-func passiveTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *linkWatch, d *daemon, i int) (trial, error) {
+func passiveTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *linkWatch, d *daemon, work string, i int) (trial, error) {
 	var tr trial
 	mac := trialMAC(0xc5, i)
 	addr := netip.AddrFrom4([4]byte{198, 18, 1, byte(100 + i%100)})
@@ -169,8 +169,14 @@ func passiveTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *
 	sn.forget(mac, addr)
 	d.drain()
 	lw.drain()
+	logPath := filepath.Join(work, name+".camsim.log")
+	clog, err := os.Create(logPath)
+	if err != nil {
+		return tr, err
+	}
+	defer clog.Close()
 	started := time.Now()
-	cs, err := startCamsim(ctx, cfg, ns, "hikvision", mac, addr, nil)
+	cs, err := startCamsim(ctx, cfg, ns, "hikvision", mac, addr, clog)
 	if err != nil {
 		return tr, err
 	}
@@ -220,7 +226,9 @@ wait:
 		return tr, err
 	}
 	if verdictAt.IsZero() || cutAt.IsZero() {
-		return tr, fmt.Errorf("not observed within 20s: verdict %v, isolate %v, uplink cut %v", !verdictAt.IsZero(), !isolateAt.IsZero(), !cutAt.IsZero())
+		clogText, _ := os.ReadFile(logPath)
+		return tr, fmt.Errorf("not observed within 20s: verdict %v, isolate %v, uplink cut %v\ncamsim log:\n%s\ndaemon log about it:\n%s",
+			!verdictAt.IsZero(), !isolateAt.IsZero(), !cutAt.IsZero(), bench.Tail(string(clogText), 1500), d.logTail(mac.String(), addr.String()+" ", addr.String()+":", "uplink"))
 	}
 	return tr, nil
 }

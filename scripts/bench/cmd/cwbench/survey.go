@@ -120,7 +120,7 @@ func runCamwardenSurvey(ctx context.Context, cfg config, l *lab.Lab, devs []lab.
 	out, err := cmd.Output()
 	r.wall = time.Since(start)
 	if err != nil {
-		r.err = fmt.Errorf("%v: %s", err, tail(stderr.String(), 400))
+		r.err = fmt.Errorf("%v: %s", err, bench.Tail(stderr.String(), 400))
 		return r
 	}
 	got, err := app.ReadJSON(bytes.NewReader(out))
@@ -199,7 +199,7 @@ func runTextTool(ctx context.Context, l *lab.Lab, devs []lab.Device, makers []st
 	out, err := cmd.Output()
 	r.wall = time.Since(start)
 	if err != nil {
-		r.err = fmt.Errorf("%v: %s", err, tail(stderr.String(), 400))
+		r.err = fmt.Errorf("%v: %s", err, bench.Tail(stderr.String(), 400))
 		return r
 	}
 	_ = os.WriteFile(filepath.Join(l.StateDir(), name+".out"), out, 0o644)
@@ -232,12 +232,4 @@ func judge(r *toolResult, devs []lab.Device, makers []string, brands map[string]
 			r.falseFlg++
 		}
 	}
-}
-
-func tail(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

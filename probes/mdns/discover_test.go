@@ -169,9 +169,19 @@ func TestDiscoverAvahiLab(t *testing.T) {
 	link := probes.Link{Iface: ifi, Addr: ap.Addr.Addr(), Subnets: []netip.Prefix{ap.Addr.Masked()}}
 	var c collector
 	avIP := av.Addr.Addr()
-	// avahi probes its names for a few seconds before it answers.
+	// avahi probes its names for a few seconds before it answers, and may
+	// answer the service PTR before its host name (SRV, TXT) is registered:
+	// ask again until every fact checked below has arrived.
+	complete := func() bool {
+		for _, k := range []string{"mdns.instance", "mdns.hostname", "mdns.txt"} {
+			if len(c.values(avIP, k)) == 0 {
+				return false
+			}
+		}
+		return true
+	}
 	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) && len(c.values(avIP, "mdns.instance")) == 0 {
+	for time.Now().Before(deadline) && !complete() {
 		err := ap.Do(func() error {
 			dctx, dcancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer dcancel()

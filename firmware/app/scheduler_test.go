@@ -94,6 +94,12 @@ func TestSchedulerBoundsConcurrencyAndTimesOut(t *testing.T) {
 		t.Fatalf("observations %d, want 40 (4 probers x 10 hosts; the hanging one emits none)", got.Load())
 	}
 	// Each host runs at most PerHost probes at once; hosts at most Concurrency.
+	// A prober never runs against more hosts at once than Concurrency.
+	for _, sp := range sps {
+		if m := sp.max.Load(); m > 3 {
+			t.Errorf("prober %s ran %d at once, more than the 3 hosts allowed", sp.name, m)
+		}
+	}
 	if shared.max > 2 {
 		t.Fatalf("per-host concurrency %d > 2", shared.max)
 	}

@@ -106,7 +106,7 @@ func CheckURL(raw string) (*url.URL, error) {
 		return nil, err
 	}
 	if u.Scheme != "https" || u.Host == "" || u.User != nil {
-		return nil, fmt.Errorf("%q: want https://host/...", raw)
+		return nil, fmt.Errorf("%q: want an https://host/path URL", raw)
 	}
 	return u, nil
 }

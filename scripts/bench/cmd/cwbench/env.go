@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -515,4 +514,3 @@ func ensureUp(ctx context.Context, l *lab.Lab, within time.Duration) (bool, erro
 	return false, l.SetUplink(ctx, true)
 }
 
-var errTimeout = errors.New("timed out")

@@ -513,4 +513,3 @@ func ensureUp(ctx context.Context, l *lab.Lab, within time.Duration) (bool, erro
 	}
 	return false, l.SetUplink(ctx, true)
 }
-

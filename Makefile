@@ -7,7 +7,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 PKG      := github.com/camwarden/camwarden
 LDFLAGS  := -s -w -X $(PKG)/firmware/buildinfo.Version=$(VERSION)
 BIN      := bin
-CMDS     := camwarden=./firmware/cmd/camwarden wardenctl=./ota/cmd/wardenctl camsim=./probes/camsim/cmd/camsim cwlab=./scripts/lab/cmd/cwlab
+CMDS     := camwarden=./firmware/cmd/camwarden wardenctl=./ota/cmd/wardenctl camsim=./probes/camsim/cmd/camsim cwlab=./scripts/lab/cmd/cwlab cwbench=./scripts/bench/cmd/cwbench
+CWBENCH  ?= all
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 TEST_TIMEOUT ?= 15m
@@ -59,8 +60,10 @@ lab-down: ## (root) Remove everything lab-up created; safe to run twice
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; CI runs a short smoke)
 	@scripts/fuzz.sh $(FUZZTIME)
 
-bench: ## Go benchmarks (decoders, classify, outbox...) then the lab benchmarks when root
+bench: build ## Go benchmarks, then (root) the lab benchmarks: survey vs nmap, reaction times, filter (CWBENCH=all|survey|reaction|filter)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
+	@if [ "$$(id -u)" = 0 ]; then scripts/deps.sh bench && $(BIN)/cwbench $(CWBENCH) --bin $(BIN); \
+	  else echo "lab benchmarks need root: sudo make bench"; fi
 
 deb: ## Build the camwarden .deb packages (arm64, armhf = ARMv6 for Pi Zero/1) into dist/
 	$(GO) run ./scripts/package/cmd/mkdeb -version '$(VERSION)' -out dist

@@ -287,11 +287,21 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 				Discovery: cfg.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(cfg.Probing.RatePPS), cfg.Probing.RatePPS),
 				Log: log, Target: targetFrom(inv)}
 			pipe.OnNew = func(d inventory.Device) { s.Enqueue(d.MAC) }
+			// Re-probe a device while it is still not identified with at
+			// least strong confidence (bounded by DefaultRetry).
+			s.Again = func(mac string) bool {
+				d, ok := inv.Get(mac)
+				if !ok {
+					return false
+				}
+				return classify.Classify(sigs.Load(), classify.Input{MAC: d.HardwareAddr(), Facts: d.ProbeFacts()}).Confidence < classify.Strong
+			}
+			s.Retry = DefaultRetry
 			sched.Store(s)
-			g.Go(func() error {
-				s.Sweep(ctx)
-				return s.Run(ctx, cfg.Probing.SweepInterval)
-			})
+			// Workers start before the start-up sweep, so a host is probed
+			// the moment the sweep (or capture) finds it.
+			g.Go(func() error { return s.Run(ctx, cfg.Probing.SweepInterval) })
+			g.Go(func() error { s.Sweep(ctx); return nil })
 		} else {
 			log.Info("active probing off: " + why)
 		}

@@ -32,12 +32,20 @@ type Scheduler struct {
 	// Allowed, when set, is asked before each probe runs, so a policy can
 	// switch probes off (or everything, for passive-only) without a restart.
 	Allowed func(probe string) bool
-	Log     *slog.Logger
+	// Again, when set, is asked Retry[n] after a host's n-th probing
+	// whether to probe it once more: a camera's first frames (ARP, DHCP)
+	// often arrive before its web, SADP or ONVIF services listen, and a
+	// probe that raced them would otherwise leave it unidentified until the
+	// next sweep. Bounded by len(Retry).
+	Again func(mac string) bool
+	Retry []time.Duration
+	Log   *slog.Logger
 
 	once    sync.Once
 	queue   chan string
 	mu      sync.Mutex
 	pending map[string]bool
+	retries map[string]int
 	busy    atomic.Int64
 	probed  atomic.Uint64
 }
@@ -46,6 +54,7 @@ func (s *Scheduler) init() {
 	s.once.Do(func() {
 		s.queue = make(chan string, 65536)
 		s.pending = map[string]bool{}
+		s.retries = map[string]int{}
 		if s.Concurrency < 1 {
 			s.Concurrency = 1
 		}
@@ -130,6 +139,37 @@ func (s *Scheduler) sweep(ctx context.Context, ds []probes.Discoverer) error {
 	return g.Wait()
 }
 
+// DefaultRetry is the back-off between re-probes of a host that is still
+// not identified: about 20 s in all, then the periodic sweep takes over.
+var DefaultRetry = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second}
+
+func (s *Scheduler) scheduleRetry(ctx context.Context, mac string) {
+	if s.Again == nil {
+		return
+	}
+	s.mu.Lock()
+	n := s.retries[mac]
+	if n >= len(s.Retry) {
+		delete(s.retries, mac)
+		s.mu.Unlock()
+		return
+	}
+	s.retries[mac] = n + 1
+	s.mu.Unlock()
+	time.AfterFunc(s.Retry[n], func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if s.Again(mac) {
+			s.Enqueue(mac)
+			return
+		}
+		s.mu.Lock()
+		delete(s.retries, mac)
+		s.mu.Unlock()
+	})
+}
+
 func (s *Scheduler) allowed(name string) bool { return s.Allowed == nil || s.Allowed(name) }
 
 func (s *Scheduler) wait(ctx context.Context) error {
@@ -180,6 +220,7 @@ func (s *Scheduler) worker(ctx context.Context) {
 			s.mu.Unlock()
 			if t, ok := s.Target(mac); ok {
 				s.ProbeHost(ctx, t)
+				s.scheduleRetry(ctx, mac)
 			}
 			s.probed.Add(1)
 			s.busy.Add(-1)

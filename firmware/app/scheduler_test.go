@@ -119,3 +119,43 @@ func TestEnqueueDedupes(t *testing.T) {
 		t.Fatal("idle with work queued")
 	}
 }
+
+// A host still unidentified after its probing is probed again, with
+// back-off, at most len(Retry) times; one identified in between is not.
+func TestSchedulerRetriesUnidentifiedHosts(t *testing.T) {
+	var probed atomic.Int64
+	var identified atomic.Bool
+	p := &countProber{n: &probed}
+	s := &Scheduler{Probers: []probes.Prober{p}, Concurrency: 1, PerHost: 1, Timeout: time.Second,
+		Sink:  func(probes.Observation) {},
+		Retry: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond},
+		Again: func(string) bool { return !identified.Load() },
+		Target: func(mac string) (probes.Target, bool) {
+			return probes.Target{IP: netip.MustParseAddr("198.18.1.9")}, true
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx, 0)
+	s.Enqueue("02:00:00:00:00:09")
+	time.Sleep(500 * time.Millisecond)
+	if n := probed.Load(); n != 4 {
+		t.Fatalf("probed %d times, want 1 + 3 retries", n)
+	}
+	identified.Store(false)
+	probed.Store(0)
+	s.Enqueue("02:00:00:00:00:0a")
+	time.Sleep(5 * time.Millisecond)
+	identified.Store(true) // identified before the first retry is due
+	time.Sleep(300 * time.Millisecond)
+	if n := probed.Load(); n != 1 {
+		t.Fatalf("identified host probed %d times, want 1", n)
+	}
+}
+
+type countProber struct{ n *atomic.Int64 }
+
+func (countProber) Name() string { return "count" }
+func (c countProber) Probe(context.Context, probes.Target, probes.Sink) error {
+	c.n.Add(1)
+	return nil
+}

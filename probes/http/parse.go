@@ -190,7 +190,7 @@ func ParseAuth(v string) (scheme, realm string) {
 // Title returns the text of the first <title> element of an HTML body, with
 // entities decoded and white space collapsed; "" when there is none.
 func Title(body []byte) string {
-	lower := bytes.ToLower(body)
+	lower := asciiLower(body)
 	i := bytes.Index(lower, []byte("<title"))
 	if i < 0 {
 		return ""
@@ -206,6 +206,21 @@ func Title(body []byte) string {
 	}
 	t := html.UnescapeString(string(body[start : start+end]))
 	return strings.Join(strings.Fields(t), " ")
+}
+
+// asciiLower folds A-Z only, keeping every byte where it was: indices found
+// in the result are valid in the original. (bytes.ToLower replaces invalid
+// UTF-8 with U+FFFD, which changes lengths: a device's garbage body then
+// made Title slice past the end.)
+func asciiLower(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // XMLNamespaces returns the distinct xmlns URIs declared in body, at most max.

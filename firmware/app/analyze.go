@@ -24,21 +24,34 @@ func Analyze(ctx context.Context, path string, pol enforce.Policy, log *slog.Log
 	}
 	defer src.Close()
 	reg := Registry(config.Probing{PassiveOnly: true}, log)
-	inv, _ := inventory.Open(inventory.Options{MaxDevices: 1 << 20})
-	sigs := classify.Default()
-	p := NewPipeline(&Pipeline{Inv: inv, GoneAfter: 100 * 365 * 24 * time.Hour, Log: log,
-		Classify: func(mac net.HardwareAddr, f []probes.Fact) classify.Verdict {
-			return classify.Classify(sigs, classify.Input{MAC: mac, Facts: f})
-		}})
-	p.SetPolicy(pol)
+	p := oneShotPipeline(pol, 100*365*24*time.Hour, time.Now, log)
 	// A file is read as fast as it decodes: apply each observation as it
 	// comes instead of through the bounded queue, so nothing is dropped.
 	if _, err := capture.Run(ctx, src, reg, func(o probes.Observation) { p.handle(ctx, o) }, log); err != nil {
 		return nil, err
 	}
+	return p.Devices(), nil
+}
+
+// oneShotPipeline is the pipeline of a survey or an analysis: an in-memory
+// inventory, the built-in signatures, a fixed policy and no enforcer or
+// reporter.
+func oneShotPipeline(pol enforce.Policy, goneAfter time.Duration, now func() time.Time, log *slog.Logger) *Pipeline {
+	inv, _ := inventory.Open(inventory.Options{MaxDevices: 1 << 20, Now: now})
+	sigs := classify.Default()
+	p := NewPipeline(&Pipeline{Inv: inv, GoneAfter: goneAfter, Now: now, Log: log,
+		Classify: func(mac net.HardwareAddr, f []probes.Fact) classify.Verdict {
+			return classify.Classify(sigs, classify.Input{MAC: mac, Facts: f})
+		}})
+	p.SetPolicy(pol)
+	return p
+}
+
+// Devices returns the view of every device in the inventory.
+func (p *Pipeline) Devices() []report.Device {
 	var out []report.Device
-	for _, d := range inv.All() {
+	for _, d := range p.Inv.All() {
 		out = append(out, p.View(d))
 	}
-	return out, nil
+	return out
 }

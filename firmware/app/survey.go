@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/camwarden/camwarden/firmware/config"
@@ -15,7 +14,6 @@ import (
 	"github.com/camwarden/camwarden/firmware/report"
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
-	"github.com/camwarden/camwarden/probes/classify"
 	"golang.org/x/time/rate"
 )
 
@@ -51,13 +49,8 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	}
 	o.Probing.PassiveOnly = o.Passive
 	reg := Registry(o.Probing, o.Log)
-	inv, _ := inventory.Open(inventory.Options{MaxDevices: 65536, Now: o.Now})
-	sigs := classify.Default()
-	p := NewPipeline(&Pipeline{Inv: inv, GoneAfter: time.Hour, Now: o.Now, Log: o.Log,
-		Classify: func(mac net.HardwareAddr, f []probes.Fact) classify.Verdict {
-			return classify.Classify(sigs, classify.Input{MAC: mac, Facts: f})
-		}})
-	p.SetPolicy(o.Policy)
+	p := oneShotPipeline(o.Policy, time.Hour, o.Now, o.Log)
+	inv := p.Inv
 	s := &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: []probes.Link{link}, Sink: p.Sink,
 		Concurrency: o.Probing.Concurrency, PerHost: o.Probing.PerHost, Timeout: o.Probing.Timeout,
 		Discovery: o.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(o.Probing.RatePPS), o.Probing.RatePPS),
@@ -134,10 +127,7 @@ wait:
 	}
 	stop()
 	p.Drain(context.Background())
-	var out []report.Device
-	for _, d := range inv.All() {
-		out = append(out, p.View(d))
-	}
+	out := p.Devices()
 	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return out, err
 	}

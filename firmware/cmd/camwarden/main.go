@@ -217,10 +217,15 @@ func cmdSurvey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return app.WriteJSON(stdout, devs)
+	return writeDevices(stdout, devs, *asJSON)
+}
+
+// writeDevices prints survey/analyze output: the public JSON or a table.
+func writeDevices(w io.Writer, devs []report.Device, asJSON bool) error {
+	if asJSON {
+		return app.WriteJSON(w, devs)
 	}
-	return app.WriteTable(stdout, devs)
+	return app.WriteTable(w, devs)
 }
 
 func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -245,10 +250,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return app.WriteJSON(stdout, devs)
-	}
-	return app.WriteTable(stdout, devs)
+	return writeDevices(stdout, devs, *asJSON)
 }
 
 func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) error {

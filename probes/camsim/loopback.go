@@ -12,11 +12,12 @@ import (
 // FreeOffset picks a Host.PortOffset under which every given TCP port is
 // free on 127.0.0.1, so loopback tests that run emulated devices side by
 // side, or in parallel test binaries, do not collide. Offsets lie in
-// [2000, 27000): every service a profile runs (80 up to DHIP's 37810) then
-// stays between 1024 and 65535, so the tests also pass without root.
+// [2000, 16000): every service a profile runs (80 up to the SSDP
+// description's 49152) then stays between 1024 and 65535, so the tests also
+// pass without root (a port past 65535 would wrap into the privileged range).
 func FreeOffset(ports ...int) (int, error) {
 	for range 50 {
-		off := 2000 + rand.IntN(25000)
+		off := 2000 + rand.IntN(14000)
 		ok := true
 		for _, p := range ports {
 			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+off))

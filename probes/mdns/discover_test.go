@@ -3,7 +3,6 @@ package mdns_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -55,7 +54,11 @@ func TestDiscoverCamsimLoopback(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
 	var h camsim.Host
 	for range 20 {
-		h = camsim.Host{IP: lo, MAC: p.MAC(1), PortOffset: 20000 + rand.IntN(30000)}
+		off, err := camsim.FreeOffset(80)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h = camsim.Host{IP: lo, MAC: p.MAC(1), PortOffset: off}
 		pc, err := net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", h.Port(mdns.Port)))
 		if err == nil {
 			pc.Close()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -73,7 +72,10 @@ func TestRunBinaryOnLoopback(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	pidfile := filepath.Join(dir, "camsim.pid")
-	offset := 20000 + rand.IntN(20000)
+	offset, err := camsim.FreeOffset(80, 554, 34567)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "run", "--profile", "xiongmai", "--iface", "lo", "--pidfile", pidfile,
 		"--port-offset", fmt.Sprint(offset))

@@ -180,30 +180,7 @@ func passiveTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *
 	if err != nil {
 		return tr, err
 	}
-	var verdictAt, isolateAt, cutAt time.Time
-	deadline := time.After(20 * time.Second)
-wait:
-	for verdictAt.IsZero() || isolateAt.IsZero() || cutAt.IsZero() {
-		select {
-		case <-ctx.Done():
-			break wait
-		case <-deadline:
-			break wait
-		case ev := <-d.events:
-			if ev.dev != nil && ev.dev.MAC == mac.String() && ev.dev.Maker == "hikvision" {
-				if verdictAt.IsZero() {
-					verdictAt = ev.t
-				}
-				if isolateAt.IsZero() && ev.dev.Action == "isolate" {
-					isolateAt = ev.t
-				}
-			}
-		case le := <-lw.events:
-			if !le.up && cutAt.IsZero() {
-				cutAt = le.t
-			}
-		}
-	}
+	verdictAt, isolateAt, cutAt := awaitReaction(ctx, d, lw, mac, 20*time.Second)
 	cs.stop(3 * time.Second)
 	first, ok := sn.firstFrom(mac)
 	if !ok {
@@ -290,8 +267,32 @@ func activeTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *l
 		d.p.stop(10 * time.Second)
 		_, _ = ensureUp(context.Background(), l, 0)
 	}()
-	var verdictAt, isolateAt, cutAt time.Time
-	deadline := time.After(30 * time.Second)
+	verdictAt, isolateAt, cutAt := awaitReaction(ctx, d, lw, mac, 30*time.Second)
+	first, ok := sn.firstARP(addr)
+	if !ok {
+		return tr, fmt.Errorf("no ARP request for %s seen on the bridge", addr)
+	}
+	since := func(t time.Time) time.Duration {
+		if t.IsZero() {
+			return 0
+		}
+		return max(t.Sub(first), time.Microsecond)
+	}
+	tr.verdict, tr.isolate, tr.cut = since(verdictAt), since(isolateAt), since(cutAt)
+	if !cutAt.IsZero() {
+		tr.fromStart = cutAt.Sub(started)
+	}
+	if verdictAt.IsZero() || cutAt.IsZero() {
+		return tr, fmt.Errorf("not observed within 30s: verdict %v, isolate %v, uplink cut %v\n%s", !verdictAt.IsZero(), !isolateAt.IsZero(), !cutAt.IsZero(), d.logTail())
+	}
+	return tr, nil
+}
+
+// awaitReaction waits up to within for the daemon's Hikvision verdict on
+// mac, its isolate decision and the uplink going down, and returns when each
+// happened (zero when it did not).
+func awaitReaction(ctx context.Context, d *daemon, lw *linkWatch, mac net.HardwareAddr, within time.Duration) (verdictAt, isolateAt, cutAt time.Time) {
+	deadline := time.After(within)
 wait:
 	for verdictAt.IsZero() || isolateAt.IsZero() || cutAt.IsZero() {
 		select {
@@ -314,22 +315,5 @@ wait:
 			}
 		}
 	}
-	first, ok := sn.firstARP(addr)
-	if !ok {
-		return tr, fmt.Errorf("no ARP request for %s seen on the bridge", addr)
-	}
-	since := func(t time.Time) time.Duration {
-		if t.IsZero() {
-			return 0
-		}
-		return max(t.Sub(first), time.Microsecond)
-	}
-	tr.verdict, tr.isolate, tr.cut = since(verdictAt), since(isolateAt), since(cutAt)
-	if !cutAt.IsZero() {
-		tr.fromStart = cutAt.Sub(started)
-	}
-	if verdictAt.IsZero() || cutAt.IsZero() {
-		return tr, fmt.Errorf("not observed within 30s: verdict %v, isolate %v, uplink cut %v\n%s", !verdictAt.IsZero(), !isolateAt.IsZero(), !cutAt.IsZero(), d.logTail())
-	}
-	return tr, nil
+	return verdictAt, isolateAt, cutAt
 }

@@ -162,6 +162,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return err
 }
 
+// configFlag adds -config to fs and returns what loads it after Parse: an
+// explicitly named file must exist; the default path may be missing (first
+// boot), which gives the defaults.
+func configFlag(fs *flag.FlagSet, usage string) func() (config.Config, bool, error) {
+	path := fs.String("config", defaultConfig, usage)
+	return func() (config.Config, bool, error) { return loadConfig(*path, flagSet(fs, "config")) }
+}
+
 func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) {
@@ -179,7 +187,7 @@ func cmdSurvey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dur := fs.Duration("duration", 30*time.Second, "upper bound; the survey ends once every device is probed")
 	passive := fs.Bool("passive", false, "listen only for the whole duration, send nothing")
 	asJSON := fs.Bool("json", false, "print the survey JSON instead of a table")
-	cfgPath := fs.String("config", defaultConfig, "configuration file for probe settings and credentials (optional)")
+	loadCfg := configFlag(fs, "configuration file for probe settings and credentials (optional)")
 	verbose := fs.Bool("v", false, "log probe details to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -187,7 +195,7 @@ func cmdSurvey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *iface == "" {
 		return errors.New("--iface is required: name the interface on the camera VLAN (camwarden never probes a network nobody named)")
 	}
-	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	cfg, _, err := loadCfg()
 	if err != nil {
 		return err
 	}
@@ -231,14 +239,14 @@ func writeDevices(w io.Writer, devs []report.Device, asJSON bool) error {
 func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("analyze", stderr)
 	asJSON := fs.Bool("json", false, "print the survey JSON instead of a table")
-	cfgPath := fs.String("config", defaultConfig, "configuration file for the policy (optional)")
+	loadCfg := configFlag(fs, "configuration file for the policy (optional)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return errors.New("usage: camwarden analyze [--json] FILE.pcap")
 	}
-	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	cfg, _, err := loadCfg()
 	if err != nil {
 		return err
 	}
@@ -256,7 +264,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("explain", stderr)
 	from := fs.String("from", "", "a survey/analyze JSON file (default: the running daemon's state)")
-	cfgPath := fs.String("config", defaultConfig, "configuration file (for state_dir)")
+	loadCfg := configFlag(fs, "configuration file (for state_dir)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -274,7 +282,7 @@ func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("%s: %w", *from, err)
 		}
 	} else {
-		cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+		cfg, _, err := loadCfg()
 		if err != nil {
 			return err
 		}
@@ -295,12 +303,12 @@ func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) erro
 
 func cmdStatus(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file (for state_dir)")
+	loadCfg := configFlag(fs, "configuration file (for state_dir)")
 	asJSON := fs.Bool("json", false, "print the raw state snapshot")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	cfg, _, err := loadCfg()
 	if err != nil {
 		return err
 	}
@@ -318,12 +326,12 @@ func cmdStatus(_ context.Context, args []string, stdout, stderr io.Writer) error
 
 func cmdBoardTest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("board-test", stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file (board section)")
+	loadCfg := configFlag(fs, "configuration file (board section)")
 	relay := fs.Bool("relay", false, "also click the relay (cuts the uplink briefly!)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, _, err := loadConfig(*cfgPath, flagSet(fs, "config"))
+	cfg, _, err := loadCfg()
 	if err != nil {
 		return err
 	}

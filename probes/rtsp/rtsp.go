@@ -262,8 +262,22 @@ func readRequest(br *bufio.Reader) (method, cseq string, err error) {
 			return "", "", err
 		}
 	}
-	if cseq == "" || len(cseq) > 16 {
+	// RFC 2326 12.17: CSeq is 1*DIGIT. Anything else (a bare CR, say) would be
+	// echoed into our reply's header, so it is replaced rather than trusted.
+	if !isDigits(cseq) || len(cseq) > 16 {
 		cseq = "0"
 	}
 	return f[0], cseq, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

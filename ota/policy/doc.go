@@ -13,6 +13,10 @@
 // atomic.Pointer, so a crash at any point leaves the old policy or the
 // complete new one, never a mix; Open verifies the stored policy again.
 //
+// Only the root can lower the floor, through a sign.PolicyReset in a key
+// set: the floor drops to the reset's, and policies above it issued before
+// the reset are refused (CodeVoided) and dropped if in force.
+//
 // Trusted time is the later of the system clock, once synchronised, and the
 // newest issued_at of any accepted signed document (persisted).
 //

@@ -75,6 +75,7 @@ const (
 	CodeKeyNotValid     = "key_not_valid"
 	CodeNoKeySet        = "no_key_set"
 	CodeOldVersion      = "old_version"
+	CodeVoided          = "voided"
 	CodeVersionConflict = "version_conflict"
 	CodeExpired         = "expired"
 	CodeFuture          = "future_dated"
@@ -225,6 +226,9 @@ func (e *Engine) reverify(raw []byte, ks *sign.KeySet) (*Applied, error) {
 	if !unverified.InScope(e.opts.ApplianceID, e.opts.Site) {
 		return nil, fmt.Errorf("policy: stored policy v%d: not in scope for %s", unverified.Version, e.opts.ApplianceID)
 	}
+	if err := e.trust.Voided(unverified.Version, unverified.IssuedAt); err != nil {
+		return nil, fmt.Errorf("policy: stored policy: %w", err)
+	}
 	return e.build(unverified, sp.Envelope, env.Payload, sp.Source)
 }
 
@@ -278,6 +282,11 @@ func (e *Engine) keySetChanged(ks *sign.KeySet) {
 	}
 	if err != nil {
 		e.log.Warn("policy: key set withdrew the key of the policy in force; dropping it", "version", cur.Doc.Version, "err", err)
+		e.cur.Store(nil)
+		return
+	}
+	if err := e.trust.Voided(cur.Doc.Version, cur.Doc.IssuedAt); err != nil {
+		e.log.Warn("policy: the root reset the version floor below the policy in force; dropping it", "version", cur.Doc.Version, "err", err)
 		e.cur.Store(nil)
 	}
 }
@@ -389,6 +398,9 @@ func (e *Engine) handle(src Source, raw []byte) Result {
 		return res(reject(CodeExpired, fmt.Errorf("expired at %s (trusted time %s)",
 			doc.ExpiresAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))))
 	}
+	if err := e.trust.Voided(doc.Version, doc.IssuedAt); err != nil {
+		return res(reject(CodeVoided, err))
+	}
 	floor, floorSrc := e.trust.floor()
 	switch {
 	case doc.Version < floor:
@@ -396,6 +408,8 @@ func (e *Engine) handle(src Source, raw []byte) Result {
 	case doc.Version == floor && cur != nil && cur.Doc.Version == floor && src > cur.Source:
 		// Same version from a more specific topic: the appliance's own
 		// policy beats the fleet's, whichever arrived first.
+	case doc.Version == floor && floorSrc == 0:
+		return res(reject(CodeOldVersion, fmt.Errorf("version %d is the floor the root set; a policy needs a higher one", floor)))
 	case doc.Version == floor && floorSrc == src:
 		return res(reject(CodeVersionConflict, fmt.Errorf("version %d already applied with different content (sha256 %s)", floor, shaOf(cur))))
 	case doc.Version == floor:

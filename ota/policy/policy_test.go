@@ -430,3 +430,81 @@ signatures:
 		t.Fatalf("probes %+v", a.Doc.Probes)
 	}
 }
+
+// TestRootResetsVersionFloor: a policy signed with a runaway version blocks
+// every later one until the root resets the floor. The reset drops it, keeps
+// it out after restarts and replays (its key is still trusted), and lets the
+// next honest version through.
+func TestRootResetsVersionFloor(t *testing.T) {
+	f := newFixture(t)
+	e := f.started()
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, f.signed(doc(7))), policy.StatusApplied, "")
+	runaway := f.signed(doc(1<<62, func(d *policy.Document) { d.IssuedAt = t0.Add(30 * time.Second) }))
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, runaway), policy.StatusApplied, "")
+	next := func(v uint64, at time.Time) []byte {
+		return f.signed(doc(v, func(d *policy.Document) { d.IssuedAt = at }))
+	}
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, next(8, t0.Add(40*time.Second))), policy.StatusRejected, policy.CodeOldVersion)
+
+	// The root's reset: floor 7, everything above it signed until now void.
+	resetAt := t0.Add(50 * time.Second)
+	f.a.KeySet.PolicyReset = &sign.PolicyReset{Floor: 7, At: resetAt}
+	f.a.Bump(resetAt)
+	if _, err := e.HandleKeySet(f.a.SignedKeySet()); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.Current(); c != nil {
+		t.Fatalf("runaway policy v%d still in force after the reset", c.Doc.Version)
+	}
+	if e.Floor() != 7 {
+		t.Fatalf("floor %d after the reset, want 7", e.Floor())
+	}
+	// Replays of the runaway policy, and anything above 7 signed before
+	// the reset, are refused although their key is valid.
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, runaway), policy.StatusRejected, policy.CodeVoided)
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, next(8, t0.Add(40*time.Second))), policy.StatusRejected, policy.CodeVoided)
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, f.signed(doc(7))), policy.StatusRejected, policy.CodeOldVersion)
+
+	// A restart before a new policy arrives must not bring the runaway
+	// back or raise the floor from the stored copy.
+	if e2 := f.open(); e2.Current() != nil || e2.Floor() != 7 {
+		t.Fatalf("restart after reset: current %v, floor %d", e2.Current(), e2.Floor())
+	}
+
+	// The next honest policy applies and survives a restart.
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, next(8, resetAt.Add(time.Second))), policy.StatusApplied, "")
+	if e2 := f.open(); e2.Current() == nil || e2.Current().Doc.Version != 8 || e2.Floor() != 8 {
+		t.Fatalf("restart after v8: %+v floor %d", e2.Current(), e2.Floor())
+	}
+
+	// Later key sets carry the reset along; that changes nothing.
+	f.a.Bump(resetAt.Add(time.Minute))
+	if _, err := e.HandleKeySet(f.a.SignedKeySet()); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.Current(); c == nil || c.Doc.Version != 8 || e.Floor() != 8 {
+		t.Fatalf("a key set carrying the old reset changed the policy: %+v floor %d", c, e.Floor())
+	}
+}
+
+// TestResetSurvivesLostState: state.json gone after a reset (a corrupted
+// flash block); the stored key set brings the reset back on start.
+func TestResetSurvivesLostState(t *testing.T) {
+	f := newFixture(t)
+	e := f.started()
+	runaway := f.signed(doc(1 << 40))
+	mustStatus(t, e.HandlePolicy(policy.SourceFleet, runaway), policy.StatusApplied, "")
+	f.a.KeySet.PolicyReset = &sign.PolicyReset{Floor: 3, At: t0.Add(time.Minute)}
+	f.a.Bump(t0.Add(time.Minute))
+	if _, err := e.HandleKeySet(f.a.SignedKeySet()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(f.dir, "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	e2 := f.open()
+	if e2.Current() != nil || e2.Floor() != 3 {
+		t.Fatalf("after losing state.json: current %v, floor %d, want none and 3", e2.Current(), e2.Floor())
+	}
+	mustStatus(t, e2.HandlePolicy(policy.SourceFleet, runaway), policy.StatusRejected, policy.CodeVoided)
+}

@@ -43,6 +43,10 @@ type state struct {
 	FloorSource Source `json:"floor_source,omitempty"`
 	// NewestIssued is the newest issued_at of an accepted signed document.
 	NewestIssued time.Time `json:"newest_issued_at"`
+	// Reset is the newest root-signed policy reset applied (see
+	// sign.PolicyReset); it keeps voiding old policies after later key sets
+	// stop carrying it.
+	Reset *sign.PolicyReset `json:"policy_reset,omitempty"`
 }
 
 // NewTrust loads the stored key set (re-verifying it against root) and the
@@ -87,8 +91,40 @@ func NewTrust(store *Store, root ed25519.PublicKey, now func() time.Time, synced
 		if err != nil {
 			return nil, fmt.Errorf("policy: stored key set: %w", err)
 		}
+		// A crash between storing the key set and state.json: the stored
+		// key set's reset is applied now.
+		if t.applyResetLocked(t.ks.Load()) {
+			if err := t.saveLocked(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return t, nil
+}
+
+// applyResetLocked takes over ks's policy reset if it is newer than the one
+// applied: the floor drops to the reset's. It reports whether state changed.
+func (t *Trust) applyResetLocked(ks *sign.KeySet) bool {
+	r := ks.PolicyReset
+	if r == nil || (t.state.Reset != nil && !r.At.After(t.state.Reset.At)) {
+		return false
+	}
+	t.state.Reset = &sign.PolicyReset{Floor: r.Floor, At: r.At.UTC()}
+	t.state.Floor, t.state.FloorSource = r.Floor, 0
+	return true
+}
+
+// Voided returns an error when the root's policy reset refuses a policy of
+// version issued at issued (see sign.PolicyReset), nil otherwise.
+func (t *Trust) Voided(version uint64, issued time.Time) error {
+	t.mu.Lock()
+	r := t.state.Reset
+	t.mu.Unlock()
+	if r.Voids(version, issued) {
+		return fmt.Errorf("version %d was issued at %s, before the root's reset of the version floor to %d at %s",
+			version, issued.UTC().Format(time.RFC3339), r.Floor, r.At.Format(time.RFC3339))
+	}
+	return nil
 }
 
 func later(a, b time.Time) time.Time {
@@ -142,7 +178,12 @@ func (t *Trust) UpdateKeySet(raw []byte) (*sign.KeySet, error) {
 		return nil, err
 	}
 	t.ks.Store(ks)
-	err = t.observeLocked(ks.IssuedAt)
+	if t.applyResetLocked(ks) {
+		err = t.saveLocked()
+	}
+	if oerr := t.observeLocked(ks.IssuedAt); err == nil {
+		err = oerr
+	}
 	hooks := slices.Clone(t.onKeys)
 	t.mu.Unlock()
 	for _, f := range hooks {

@@ -26,6 +26,30 @@ type KeySet struct {
 	Keys     []Key     `json:"keys"`
 	// Revoked are key ids that must never verify again, whatever Keys says.
 	Revoked []string `json:"revoked"`
+	// PolicyReset, when set, lowers the appliances' policy version floor.
+	PolicyReset *PolicyReset `json:"policy_reset,omitempty"`
+}
+
+// PolicyReset is the root's answer to a policy signed with a version far
+// too high (a typo, or a stolen policy key): without it, that version
+// becomes the floor and blocks every later policy for good.
+//
+// Appliances set their floor to Floor, and from then on refuse every policy
+// above Floor that was issued before At: the one that caused the trouble,
+// and any replay of it, even while its key is still trusted. A policy issued
+// at or after At is judged by the normal rules (policy issue times are whole
+// seconds, so At is too: a policy signed in the second of the reset counts
+// as after it). A reset is applied once, identified by At, so key sets that
+// carry it along change nothing.
+type PolicyReset struct {
+	Floor uint64    `json:"floor"`
+	At    time.Time `json:"at"`
+}
+
+// Voids reports whether the reset refuses a policy of version issued at
+// issued.
+func (r *PolicyReset) Voids(version uint64, issued time.Time) bool {
+	return r != nil && version > r.Floor && issued.Before(r.At)
 }
 
 // Key is one signing key in a key set.
@@ -93,6 +117,15 @@ func (ks *KeySet) Validate() error {
 	for i, id := range ks.Revoked {
 		if !validKeyID(id) {
 			return fmt.Errorf("revoked[%d]: %q is not a key id", i, id)
+		}
+	}
+	if r := ks.PolicyReset; r != nil {
+		if r.At.IsZero() {
+			return fmt.Errorf("policy_reset.at: missing")
+		}
+		if r.At.After(ks.IssuedAt) {
+			return fmt.Errorf("policy_reset.at: %s is after the key set's issued_at %s",
+				r.At.UTC().Format(time.RFC3339), ks.IssuedAt.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil

@@ -137,6 +137,10 @@ func TestKeySetValidate(t *testing.T) {
 		"short key":   func(ks *sign.KeySet) { ks.Keys[0].Public = ks.Keys[0].Public[:31] },
 		"duplicate":   func(ks *sign.KeySet) { ks.Keys = append(ks.Keys, ks.Keys[0]) },
 		"revoked id":  func(ks *sign.KeySet) { ks.Revoked = []string{"nope"} },
+		"reset no at": func(ks *sign.KeySet) { ks.PolicyReset = &sign.PolicyReset{Floor: 3} },
+		"reset after issue": func(ks *sign.KeySet) {
+			ks.PolicyReset = &sign.PolicyReset{Floor: 3, At: ks.IssuedAt.Add(time.Hour)}
+		},
 	} {
 		ks := *a.KeySet
 		ks.Keys = append([]sign.Key(nil), a.KeySet.Keys...)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -20,7 +22,7 @@ import (
 )
 
 func init() {
-	register("keys", "signing keys: init | rotate ROLE | revoke KEYID | push | show", runKeys)
+	register("keys", "signing keys: init | rotate ROLE | revoke KEYID | reset-floor VERSION | push | show", runKeys)
 }
 
 // Key directory layout. Private keys are 0600 and the directory 0700; the
@@ -48,7 +50,7 @@ var nowFn = time.Now
 
 func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("keys: want init, rotate, revoke, push or show")
+		return errors.New("keys: want init, rotate, revoke, reset-floor, push or show")
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
@@ -82,6 +84,18 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 			return errors.New("keys revoke: want one KEYID")
 		}
 		return keysRevoke(*dir, fs.Arg(0), out)
+	case "reset-floor":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("keys reset-floor: want one VERSION (the highest policy version that stays valid)")
+		}
+		v, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+		if err != nil {
+			return fmt.Errorf("keys reset-floor: VERSION %q: want a whole number", fs.Arg(0))
+		}
+		return keysResetFloor(*dir, v, out)
 	case "push":
 		var b brokerFlags
 		b.add(fs)
@@ -250,6 +264,13 @@ func (kd *keyDir) next() *sign.KeySet {
 	ks := *kd.keySet
 	ks.Keys = slices.Clone(ks.Keys)
 	ks.Revoked = slices.Clone(ks.Revoked)
+	// A policy reset is carried along: appliances apply it once (it is
+	// identified by its time), and one whose state.json was lost learns it
+	// again from the stored key set.
+	if r := ks.PolicyReset; r != nil {
+		c := *r
+		ks.PolicyReset = &c
+	}
 	if ks.Revoked == nil {
 		ks.Revoked = []string{}
 	}
@@ -323,6 +344,27 @@ func keysRevoke(dir, id string, out io.Writer) error {
 	return nil
 }
 
+// keysResetFloor signs a key set that lowers the appliances' policy version
+// floor to v and voids every policy above v signed until now.
+func keysResetFloor(dir string, v uint64, out io.Writer) error {
+	if v == math.MaxUint64 {
+		return fmt.Errorf("keys reset-floor: VERSION %d leaves no higher version for the next policy", v)
+	}
+	kd, err := loadKeyDir(dir, true)
+	if err != nil {
+		return err
+	}
+	ks := kd.next()
+	ks.PolicyReset = &sign.PolicyReset{Floor: v, At: ks.IssuedAt.Truncate(time.Second)}
+	if err := kd.save(ks); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "key set v%d resets the policy version floor to %d and voids every policy above it signed before %s\n",
+		ks.Version, v, ks.PolicyReset.At.Format(time.RFC3339))
+	fmt.Fprintf(out, "push it (wardenctl keys push), then sign and push a policy with version %d or higher\n", v+1)
+	return nil
+}
+
 func showKeys(out io.Writer, kd *keyDir) error {
 	ks := kd.keySet
 	fmt.Fprintf(out, "key set v%d issued %s, root %s\n", ks.Version, ks.IssuedAt.Format(time.RFC3339), sign.KeyID(kd.rootPub))
@@ -339,5 +381,11 @@ func showKeys(out io.Writer, kd *keyDir) error {
 	for _, id := range ks.Revoked {
 		fmt.Fprintf(tw, "%s\trevoked\t\t\t\n", id)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r := ks.PolicyReset; r != nil {
+		fmt.Fprintf(out, "policy floor reset to %d at %s: policies above it signed before then are void\n", r.Floor, r.At.Format(time.RFC3339))
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,6 +188,38 @@ probes: {disabled: [onvif], sweep_interval: 30m}
 	if !strings.Contains(show, oldPolicyKey+"  revoked") {
 		t.Fatalf("keys show:\n%s", show)
 	}
+
+	// A typo'd version blocks the fleet until the root resets the floor.
+	signPush := func(v uint64) {
+		body := fmt.Sprintf("version: %d\nscope: {appliances: [app1]}\nflagged_makers: [hikvision]\n", v)
+		if err := os.WriteFile(yml, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		runCmd(t, "policy", "sign", "--dir", keys, "--in", yml, "--out", signed)
+		runCmd(t, append([]string{"policy", "push", "--dir", keys, "--in", signed, "--appliance", "app1"}, broker...)...)
+	}
+	signPush(300000)
+	waitFor("runaway v300000 applied", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 4 && got[3].Version == 300000 })
+	signPush(3)
+	waitFor("v3 refused below the runaway", func() bool {
+		return strings.Contains(lineOf(status(), "app1"), "old_version")
+	})
+	// Policy issue times are whole seconds: the reset and what follows are
+	// stamped a second later than the runaway, as they would be by hand.
+	nowFn = func() time.Time { return time.Now().Add(time.Second) }
+	t.Cleanup(func() { nowFn = time.Now })
+	out = runCmd(t, "keys", "reset-floor", "--dir", keys, "2")
+	if !strings.Contains(out, "version 3 or higher") {
+		t.Fatalf("reset-floor: %s", out)
+	}
+	runCmd(t, append([]string{"keys", "push", "--dir", keys}, broker...)...)
+	waitFor("runaway dropped by the reset", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 5 && got[4].Version == 0 })
+	signPush(3)
+	waitFor("v3 applied after the reset", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 6 && got[5].Version == 3 })
+	if show := runCmd(t, "keys", "show", "--dir", keys); !strings.Contains(show, "policy floor reset to 2") {
+		t.Fatalf("keys show after reset:\n%s", show)
+	}
+	runFail(t, "keys", "reset-floor", "--dir", keys, "-1")
 }
 
 func lineOf(table, id string) string {

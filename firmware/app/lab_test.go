@@ -115,6 +115,17 @@ func TestLabSurveyIdentifiesEveryDevice(t *testing.T) {
 	for i, d := range devs {
 		byMAC[d.MAC] = i
 	}
+	// Nothing but the lab's devices and its gateway: the switch's own
+	// bridge and ports are not devices.
+	known := map[string]bool{lab.GatewayMAC.String(): true}
+	for _, d := range l.Devices() {
+		known[d.MAC.String()] = true
+	}
+	for _, d := range devs {
+		if !known[d.MAC] {
+			t.Errorf("survey lists %s (ip %q, evidence %v), which is not a lab device", d.MAC, d.IP, d.Evidence)
+		}
+	}
 	for _, want := range l.Devices() {
 		i, ok := byMAC[want.MAC.String()]
 		if !ok {

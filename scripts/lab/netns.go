@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -105,13 +106,39 @@ func NewNet(ctx context.Context, prefix string) (*Net, error) {
 		{"-n", n.BridgeNS, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0", "group_fwd_mask", "0x4000"},
 		{"-n", n.BridgeNS, "link", "set", "br0", "up"},
 	}
-	for _, s := range steps {
+	for i, s := range steps {
 		if err := ip(ctx, s...); err != nil {
 			n.Close()
 			return nil, err
 		}
+		if i == 0 {
+			// The switch is infrastructure, not a device: without this,
+			// br0 and every veth port get an IPv6 link-local address and
+			// announce it (DAD, router and MLD solicitations), and the
+			// appliance rightly lists them as IP-less devices with
+			// locally administered MACs. Set before any link exists so
+			// they all inherit it.
+			if err := InNS(n.BridgeNS, disableIPv6); err != nil {
+				n.Close()
+				return nil, fmt.Errorf("lab: switch namespace: %w", err)
+			}
+		}
 	}
 	return n, nil
+}
+
+// disableIPv6 turns IPv6 off for the calling thread's namespace, for links
+// that exist and links created later.
+func disableIPv6() error {
+	for _, f := range []string{"all", "default"} {
+		if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/disable_ipv6", []byte("1\n"), 0o644); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // a kernel without IPv6 has nothing to announce
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // SetSnooping turns IGMP snooping with a querier on or off on the bridge.

@@ -17,8 +17,9 @@ import (
 )
 
 // Locally administered MACs for the lab's own hosts (02:c4:7e = "camwarden").
+// The gateway is the one the appliance sees on the camera network.
 var (
-	gatewayMAC   = net.HardwareAddr{0x02, 0xc4, 0x7e, 0x01, 0x00, 0x01}
+	GatewayMAC   = net.HardwareAddr{0x02, 0xc4, 0x7e, 0x01, 0x00, 0x01}
 	applianceMAC = net.HardwareAddr{0x02, 0xc4, 0x7e, 0x01, 0x00, 0x02}
 	coreMAC      = net.HardwareAddr{0x02, 0xc4, 0x7e, 0x02, 0x00, 0x0a}
 )
@@ -134,7 +135,7 @@ func (l *Lab) buildNetwork(ctx context.Context) error {
 			return fmt.Errorf("lab: network: %w", err)
 		}
 	}
-	if _, err := n.AddHost(ctx, "gw", gatewayMAC, netip.PrefixFrom(GatewayIP, CameraNet.Bits())); err != nil {
+	if _, err := n.AddHost(ctx, "gw", GatewayMAC, netip.PrefixFrom(GatewayIP, CameraNet.Bits())); err != nil {
 		return err
 	}
 	if _, err := n.AddHost(ctx, "app", applianceMAC, netip.PrefixFrom(ApplianceIP, CameraNet.Bits())); err != nil {

@@ -40,7 +40,21 @@ type OTAOptions struct {
 	Restart   func()
 	Publisher PolicyPublisher
 	Logger    *slog.Logger
+	// RetryBackoff are the waits before trying a job again after a failure
+	// that may pass (the repository unreachable after the fetcher's own
+	// retries, a local write error); after the last one the job waits for
+	// the broker to deliver it again. Default DefaultOTARetry.
+	RetryBackoff []time.Duration
+	// Fetcher overrides the release fetcher (its retries and backoff);
+	// nil: one over RootCAs with the defaults.
+	Fetcher *update.Fetcher
 }
+
+// DefaultOTARetry spreads a failed job's retries over about half an hour:
+// long enough to ride out a repository restart or a WAN outage, short
+// enough not to hammer a repository the whole fleet is waiting on.
+var DefaultOTARetry = []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+	10 * time.Minute, 15 * time.Minute}
 
 // OTAStatusPayload is published retained on ota/status.
 type OTAStatusPayload struct {
@@ -58,6 +72,7 @@ type OTAManager struct {
 
 	mu      sync.Mutex
 	pending *update.Job
+	last    update.Status // the status published last
 	wake    chan struct{}
 }
 
@@ -66,10 +81,16 @@ func NewOTAManager(o OTAOptions) (*OTAManager, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.RetryBackoff == nil {
+		o.RetryBackoff = DefaultOTARetry
+	}
 	m := &OTAManager{opts: o, log: o.Logger.With("component", "ota"), wake: make(chan struct{}, 1)}
-	u, err := update.New(update.Options{Dir: o.Dir, Trust: o.Trust, Logger: o.Logger,
-		Fetcher: &update.Fetcher{Client: update.NewHTTPClient(o.RootCAs), Logger: o.Logger},
-		Report:  m.publish, Restart: o.Restart, BrokerUp: o.Health.Broker, TrialTimeout: o.TrialTimeout})
+	f := o.Fetcher
+	if f == nil {
+		f = &update.Fetcher{Client: update.NewHTTPClient(o.RootCAs), Logger: o.Logger}
+	}
+	u, err := update.New(update.Options{Dir: o.Dir, Trust: o.Trust, Logger: o.Logger, Fetcher: f,
+		Report: m.publish, Restart: o.Restart, BrokerUp: o.Health.Broker, TrialTimeout: o.TrialTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -116,24 +137,63 @@ func (m *OTAManager) Run(ctx context.Context) error {
 			return nil // rolled back: Restart was asked for
 		}
 	}
+	var (
+		failed  *update.Job // the job to try again when retry fires
+		attempt int
+		retry   <-chan time.Time
+	)
 	for {
+		var j *update.Job
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-m.wake:
-		}
-		m.mu.Lock()
-		j := m.pending
-		m.pending = nil
-		m.mu.Unlock()
-		if j == nil {
-			continue
+			m.mu.Lock()
+			j = m.pending
+			m.pending = nil
+			m.mu.Unlock()
+			if j == nil {
+				continue
+			}
+			// A job delivered again restarts the count; a new one
+			// replaces the failed one.
+			failed, attempt, retry = nil, 0, nil
+		case <-retry:
+			j, retry = failed, nil
+			m.log.Info("ota: trying the job again", "version", j.Version, "retry", attempt)
 		}
 		// Errors were reported on ota/status by the updater. After a
 		// successful install the release is on trial and Restart was
 		// asked for: the trial starts after the relaunch.
-		if err := m.u.Install(ctx, *j); err == nil && m.u.Current().State == update.StateTrial {
+		err := m.u.Install(ctx, *j)
+		if err == nil {
+			if m.u.Current().State == update.StateTrial {
+				return nil
+			}
+			failed, attempt = nil, 0
+			continue
+		}
+		if ctx.Err() != nil {
 			return nil
+		}
+		var ue *update.Error
+		if !errors.As(err, &ue) || ue.Permanent || ue.Code == update.CodeBusy || attempt >= len(m.opts.RetryBackoff) {
+			failed, attempt = nil, 0
+			continue
+		}
+		wait := m.opts.RetryBackoff[attempt]
+		attempt++
+		failed = j
+		retry = time.After(wait)
+		m.log.Warn("ota: job failed; will try again", "version", j.Version, "code", ue.Code, "in", wait,
+			"retry", attempt, "of", len(m.opts.RetryBackoff))
+		// The failure stays on ota/status, now saying when it is retried.
+		m.mu.Lock()
+		st := m.last
+		m.mu.Unlock()
+		if st.State == update.StateFailed {
+			st.RetryAt = time.Now().Add(wait).UTC().Truncate(time.Second)
+			m.publish(st)
 		}
 	}
 }
@@ -161,6 +221,9 @@ func (m *OTAManager) gate() update.Gate {
 }
 
 func (m *OTAManager) publish(s update.Status) {
+	m.mu.Lock()
+	m.last = s
+	m.mu.Unlock()
 	if m.opts.Publisher == nil {
 		return
 	}

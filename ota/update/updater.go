@@ -67,6 +67,9 @@ type Status struct {
 	Progress int    `json:"progress,omitempty"`
 	Code     string `json:"code,omitempty"`
 	Reason   string `json:"reason,omitempty"`
+	// RetryAt is when a failed job will be tried again without waiting
+	// for it to be delivered again (zero: it will not).
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
 // Options configure an Updater.

@@ -141,7 +141,11 @@ func (s *Scheduler) sweep(ctx context.Context, ds []probes.Discoverer) error {
 
 // DefaultRetry is the back-off between re-probes of a host that is still
 // not identified: about 20 s in all, then the periodic sweep takes over.
-var DefaultRetry = []time.Duration{2 * time.Second, 5 * time.Second, 15 * time.Second}
+// Each wait starts when a probing round ends, and a round already lasts up
+// to the probe timeout (UDP probers wait for answers), so the first retry
+// comes soon: a camera whose services were still starting during the first
+// round is then isolated about a round and a half after its first frame.
+var DefaultRetry = []time.Duration{500 * time.Millisecond, 2 * time.Second, 5 * time.Second, 15 * time.Second}
 
 func (s *Scheduler) scheduleRetry(ctx context.Context, mac string) {
 	if s.Again == nil {

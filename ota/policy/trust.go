@@ -178,11 +178,13 @@ func (t *Trust) UpdateKeySet(raw []byte) (*sign.KeySet, error) {
 		return nil, err
 	}
 	t.ks.Store(ks)
-	if t.applyResetLocked(ks) {
-		err = t.saveLocked()
+	// One write for the reset and the newer signed time.
+	changed := t.applyResetLocked(ks)
+	if ks.IssuedAt.After(t.state.NewestIssued) {
+		t.state.NewestIssued, changed = ks.IssuedAt.UTC(), true
 	}
-	if oerr := t.observeLocked(ks.IssuedAt); err == nil {
-		err = oerr
+	if changed {
+		err = t.saveLocked()
 	}
 	hooks := slices.Clone(t.onKeys)
 	t.mu.Unlock()

@@ -99,46 +99,47 @@ func NewNet(ctx context.Context, prefix string) (*Net, error) {
 	n := &Net{Prefix: prefix, BridgeNS: prefix + "-sw"}
 	// A previous run killed hard may have left the namespace behind.
 	_ = ip(ctx, "netns", "del", n.BridgeNS)
+	if err := ip(ctx, "netns", "add", n.BridgeNS); err != nil {
+		return nil, err
+	}
+	// The switch is infrastructure, not a device: without this, br0 and
+	// every veth port get an IPv6 link-local address and announce it (DAD,
+	// router and MLD solicitations), and the appliance rightly lists them
+	// as IP-less devices with locally administered MACs. Set before any
+	// link exists so they all inherit it.
+	if err := DisableIPv6(n.BridgeNS); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("lab: switch namespace: %w", err)
+	}
 	steps := [][]string{
-		{"netns", "add", n.BridgeNS},
 		{"-n", n.BridgeNS, "link", "set", "lo", "up"},
 		{"-n", n.BridgeNS, "link", "add", "br0", "type", "bridge"},
 		{"-n", n.BridgeNS, "link", "set", "br0", "type", "bridge", "mcast_snooping", "0", "group_fwd_mask", "0x4000"},
 		{"-n", n.BridgeNS, "link", "set", "br0", "up"},
 	}
-	for i, s := range steps {
+	for _, s := range steps {
 		if err := ip(ctx, s...); err != nil {
 			n.Close()
 			return nil, err
-		}
-		if i == 0 {
-			// The switch is infrastructure, not a device: without this,
-			// br0 and every veth port get an IPv6 link-local address and
-			// announce it (DAD, router and MLD solicitations), and the
-			// appliance rightly lists them as IP-less devices with
-			// locally administered MACs. Set before any link exists so
-			// they all inherit it.
-			if err := InNS(n.BridgeNS, disableIPv6); err != nil {
-				n.Close()
-				return nil, fmt.Errorf("lab: switch namespace: %w", err)
-			}
 		}
 	}
 	return n, nil
 }
 
-// disableIPv6 turns IPv6 off for the calling thread's namespace, for links
-// that exist and links created later.
-func disableIPv6() error {
-	for _, f := range []string{"all", "default"} {
-		if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/disable_ipv6", []byte("1\n"), 0o644); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil // a kernel without IPv6 has nothing to announce
+// DisableIPv6 turns IPv6 off in namespace ns, for links that exist and
+// links created later.
+func DisableIPv6(ns string) error {
+	return InNS(ns, func() error {
+		for _, f := range []string{"all", "default"} {
+			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+f+"/disable_ipv6", []byte("1\n"), 0o644); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil // a kernel without IPv6 has nothing to announce
+				}
+				return err
 			}
-			return err
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // SetSnooping turns IGMP snooping with a querier on or off on the bridge.
@@ -157,7 +158,7 @@ func (n *Net) SetSnooping(ctx context.Context, on bool) error {
 	// keep hosts out of IGMPv2 compatibility mode. With IGMPv2 queries
 	// the bridge, under load, often never listed a capture's join of a
 	// group another host had also joined (seen as a CI failure of
-	// probes/capture TestIGMPSnoopingNeedsJoin; 0 failures in 13 loaded
+	// probes/capture TestIGMPSnoopingNeedsJoin; 0 failures in 18 loaded
 	// runs with these settings).
 	return ip(ctx, "-n", n.BridgeNS, "link", "set", "br0", "type", "bridge", "mcast_snooping", v, "mcast_querier", v,
 		"mcast_query_interval", "200", "mcast_query_response_interval", "100", "mcast_igmp_version", "3",

@@ -264,13 +264,9 @@ func (kd *keyDir) next() *sign.KeySet {
 	ks := *kd.keySet
 	ks.Keys = slices.Clone(ks.Keys)
 	ks.Revoked = slices.Clone(ks.Revoked)
-	// A policy reset is carried along: appliances apply it once (it is
-	// identified by its time), and one whose state.json was lost learns it
-	// again from the stored key set.
-	if r := ks.PolicyReset; r != nil {
-		c := *r
-		ks.PolicyReset = &c
-	}
+	// ks.PolicyReset is carried along (never modified, so shared): an
+	// appliance applies a reset once (it is identified by its time), and
+	// one whose state.json was lost learns it again from the key set.
 	if ks.Revoked == nil {
 		ks.Revoked = []string{}
 	}

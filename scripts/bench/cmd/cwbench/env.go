@@ -126,14 +126,7 @@ func addHost(ctx context.Context, l *lab.Lab, name string, mac net.HardwareAddr,
 	if err := ipRun(ctx, "netns", "add", ns); err != nil {
 		return ns, err
 	}
-	if err := lab.InNS(ns, func() error {
-		for _, k := range []string{"all", "default"} {
-			if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+k+"/disable_ipv6", []byte("1\n"), 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := lab.DisableIPv6(ns); err != nil {
 		return ns, fmt.Errorf("disable ipv6 in %s: %w", ns, err)
 	}
 	steps := [][]string{

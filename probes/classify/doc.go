@@ -3,7 +3,7 @@
 // model, serial and firmware, how sure that is, the evidence chain, any
 // evidence that points elsewhere, and restricted components seen inside.
 //
-// Signatures are data (signatures.yaml, embedded; policies may add or
+// Signatures are data (signatures/*.yaml, embedded; policies may add or
 // override rules by id), so a new banner or OUI needs no code change. The
 // registrant of the MAC prefix enters as the pseudo facts oui.org,
 // oui.prefix and oui.bits, which classify derives itself from probes/oui;

@@ -9,7 +9,13 @@ import (
 )
 
 func FuzzLoadSignatures(f *testing.F) {
-	f.Add(defaultYAML)
+	_, docs, err := builtinDocs()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, d := range docs {
+		f.Add(d)
+	}
 	f.Add([]byte("schema: 1\nsignatures:\n- id: a.b\n  when: [{fact: http.server, regex: '^x+$', ignore_case: true}]\n  maker: acme\n  strength: weak\n  reason: r\n"))
 	f.Add([]byte("schema: 1\nsignatures:\n- id: a.b\n  disabled: true\n"))
 	f.Add([]byte("schema: 1\nsignatures: &a [*a]\n"))

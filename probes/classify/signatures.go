@@ -2,7 +2,7 @@ package classify
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +13,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-//go:embed signatures.yaml
-var defaultYAML []byte
+// The built-in signatures are every signatures/*.yaml, loaded in file-name
+// order as one set (an id may appear only once across them). They are split
+// by subject so each file stays readable: base.yaml holds the rules the
+// foundation shipped, others add families of evidence.
+//
+//go:embed signatures/*.yaml
+var builtinFS embed.FS
 
 // Limits on a signature document, so a policy (signed, but still input)
 // cannot make classification slow or memory-hungry.
@@ -148,12 +153,56 @@ func (m *matcher) match(v string) bool {
 func Default() *Set { return defaultSet() }
 
 var defaultSet = sync.OnceValue(func() *Set {
-	s, err := LoadSignatures(defaultYAML)
+	s, err := loadBuiltin()
 	if err != nil {
-		panic("classify: built-in signatures.yaml: " + err.Error())
+		panic("classify: built-in signatures: " + err.Error())
 	}
 	return s
 })
+
+// builtinDocs returns the built-in signature files, sorted by name.
+func builtinDocs() (names []string, docs [][]byte, err error) {
+	ents, err := builtinFS.ReadDir("signatures")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range ents { // ReadDir sorts by name
+		b, err := builtinFS.ReadFile("signatures/" + e.Name())
+		if err != nil {
+			return nil, nil, err
+		}
+		names = append(names, e.Name())
+		docs = append(docs, b)
+	}
+	return names, docs, nil
+}
+
+// loadBuiltin loads every built-in file and joins them in order.
+func loadBuiltin() (*Set, error) {
+	names, docs, err := builtinDocs()
+	if err != nil {
+		return nil, err
+	}
+	var rules []*compiled
+	where := map[string]string{}
+	for i, doc := range docs {
+		s, err := LoadSignatures(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", names[i], err)
+		}
+		for _, r := range s.rules {
+			if f, dup := where[r.ID]; dup {
+				return nil, fmt.Errorf("%s: signature %q: id: duplicate of the one in %s", names[i], r.ID, f)
+			}
+			where[r.ID] = names[i]
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) > MaxRules {
+		return nil, fmt.Errorf("%d rules, more than %d", len(rules), MaxRules)
+	}
+	return index(rules), nil
+}
 
 // LoadSignatures parses and checks a signature document. Errors name the
 // rule and the field. Rules with disabled: true are kept so Merge can use

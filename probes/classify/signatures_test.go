@@ -13,7 +13,7 @@ import (
 )
 
 func TestDefaultLoads(t *testing.T) {
-	s, err := LoadSignatures(defaultYAML)
+	s, err := loadBuiltin()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,15 +151,25 @@ func Classify(set *Set, in Input) Verdict {
 	return resolve(in, hits, entry, hasOUI, all)
 }
 
+// FactClaimsOther is set by the pipeline (never by a probe) on a device
+// whose discovery reply named another known device's MAC or IP: a sender
+// speaking for someone else is a spoofing tell, so its verdict goes to
+// review instead of to whichever maker the reply claims.
+const FactClaimsOther = "identity.claims_other"
+
 func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(probes.Fact) bool)) Verdict {
 	v := Verdict{Evidence: []Evidence{}}
 	var cands []*candidate
 	byMaker := map[string]*candidate{}
 	var comps []string
-	var makerless []hit
+	var makerless, ambiguous []hit
 	for _, h := range hits {
 		if h.r.Component != "" && !slices.Contains(comps, h.r.Component) {
 			comps = append(comps, h.r.Component)
+		}
+		if h.r.Ambiguous {
+			ambiguous = append(ambiguous, h)
+			continue
 		}
 		if h.r.Maker == "" {
 			makerless = append(makerless, h)
@@ -185,9 +195,9 @@ func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(p
 	slices.Sort(comps)
 	v.Components = comps
 
-	// Strongest evidence wins; among equals, the maker more independent
-	// probes agree on; then more probes at all; then a fixed order so the
-	// answer never depends on map iteration.
+	// Strongest evidence first; among equals, the maker more independent
+	// probes agree on, then more probes at all, then more signatures. Name
+	// order only makes the list stable: it never decides (see review).
 	slices.SortFunc(cands, func(a, b *candidate) int {
 		return cmp.Or(
 			cmp.Compare(b.best, a.best),
@@ -200,6 +210,27 @@ func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(p
 
 	if len(in.MAC) > 0 && in.MAC[0]&0x02 != 0 {
 		v.Notes = append(v.Notes, "The MAC address is locally administered (randomised or set by software), so the IEEE registry says nothing about this device.")
+	}
+
+	if reasons, who := review(cands, ambiguous, all); len(reasons) > 0 {
+		// No maker is named, so there is no confidence in one: the
+		// strengths stay visible on each piece of evidence.
+		v.Review, v.Candidates = reasons, who
+		for _, c := range cands {
+			for _, h := range c.hits {
+				v.Evidence = append(v.Evidence, evidenceOf(h, brandOf(h.r, c.maker, all)))
+			}
+		}
+		for _, h := range ambiguous {
+			v.Evidence = append(v.Evidence, evidenceOf(h, ""))
+		}
+		for _, h := range makerless {
+			v.Evidence = append(v.Evidence, evidenceOf(h, ""))
+		}
+		if hasOUI && byOUI(cands) == nil {
+			v.Evidence = append(v.Evidence, unmappedOUI(entry))
+		}
+		return v
 	}
 
 	if len(cands) == 0 {
@@ -222,14 +253,11 @@ func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(p
 	v.Maker = w.maker
 	v.Confidence = w.best
 	if len(cands) > 1 && cands[1].best == w.best && cands[1].atBest == w.atBest {
-		// Equally strong, equally corroborated evidence for two makers: name
-		// the likelier one but do not let it reach the confidence that acts.
-		if v.Confidence > Weak {
-			v.Confidence--
-		}
+		// Weak evidence for two makers, one side corroborated by more
+		// signatures: name it, but say how thin the margin is.
 		v.Conflicts = append(v.Conflicts, fmt.Sprintf(
-			"Evidence of equal strength (%s) points at both %s and %s; %s was chosen because %s, and the confidence was lowered to %s. Check the device by hand.",
-			w.best, w.maker, cands[1].maker, w.maker, tieReason(w, cands[1]), v.Confidence))
+			"Evidence of equal strength (%s) points at both %s and %s; %s was chosen because %s. Check the device by hand.",
+			w.best, w.maker, cands[1].maker, w.maker, tieReason(w, cands[1])))
 	}
 
 	// Brand and identity come from the strongest evidence that has them.
@@ -250,6 +278,9 @@ func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(p
 
 	for _, h := range w.hits {
 		v.Evidence = append(v.Evidence, evidenceOf(h, brandOf(h.r, w.maker, all)))
+	}
+	for _, h := range ambiguous {
+		v.Evidence = append(v.Evidence, evidenceOf(h, ""))
 	}
 	for _, h := range makerless {
 		v.Evidence = append(v.Evidence, evidenceOf(h, ""))
@@ -279,14 +310,74 @@ func resolve(in Input, hits []hit, entry oui.Entry, hasOUI bool, all func(func(p
 	return v
 }
 
+// review returns why the evidence cannot name one maker, and the makers it
+// points at; nil when it can. The decision table is in doc.go.
+func review(cands []*candidate, ambiguous []hit, all func(func(probes.Fact) bool)) (reasons, who []string) {
+	addWho := func(m string) {
+		if m != "" && !slices.Contains(who, m) {
+			who = append(who, m)
+		}
+	}
+	for f := range all {
+		if f.Key == FactClaimsOther {
+			reasons = append(reasons, fmt.Sprintf(
+				"This device sent a discovery reply that claims another device's identity (%s). A host speaking for another is a spoofing tell, so neither its own verdict nor the one it claims is trusted.", f.Value))
+			break
+		}
+	}
+	var strong []*candidate
+	for _, c := range cands {
+		if c.best >= Strong {
+			strong = append(strong, c)
+		}
+	}
+	if len(strong) >= 2 {
+		var sides []string
+		for _, c := range strong {
+			sides = append(sides, fmt.Sprintf("%s (%s: %s)", c.maker, c.best, c.hits[0].seen))
+			addWho(c.maker)
+		}
+		reasons = append(reasons, fmt.Sprintf(
+			"Strong evidence points at more than one maker: %s. Neither is picked; settle it by hand.", strings.Join(sides, "; ")))
+	}
+	top := None
+	if len(cands) > 0 {
+		top = cands[0].best
+	}
+	for _, h := range ambiguous {
+		if h.r.strength >= top && h.r.strength > Weak {
+			reasons = append(reasons, fmt.Sprintf(
+				"The strongest evidence is shared by several makers' firmware: %s [%s].", h.r.Reason, h.seen))
+			addWho(h.r.Maker)
+			if len(cands) > 0 {
+				addWho(cands[0].maker)
+			}
+			break
+		}
+	}
+	if len(reasons) == 0 && len(cands) > 1 {
+		a, b := cands[0], cands[1]
+		if a.best == b.best && a.atBest == b.atBest && len(a.probes) == len(b.probes) && len(a.hits) == len(b.hits) {
+			reasons = append(reasons, fmt.Sprintf(
+				"Evidence of equal strength (%s) and equal corroboration points at both %s and %s; nothing separates them.", a.best, a.maker, b.maker))
+			addWho(a.maker)
+			addWho(b.maker)
+		}
+	}
+	if len(reasons) > 0 && len(who) == 0 {
+		for _, c := range cands {
+			addWho(c.maker)
+		}
+	}
+	return reasons, who
+}
+
 func tieReason(a, b *candidate) string {
 	switch {
 	case len(a.probes) != len(b.probes):
 		return "more probes agree on it"
-	case len(a.hits) != len(b.hits):
-		return "more signatures matched it"
 	}
-	return "nothing else separated them (alphabetical order)"
+	return "more signatures matched it"
 }
 
 // byOUI returns the candidate whose evidence includes the MAC prefix.

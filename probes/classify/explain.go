@@ -31,6 +31,13 @@ var probeWords = map[string]string{
 func Explain(v Verdict) string {
 	var b strings.Builder
 	switch {
+	case v.Undetermined():
+		fmt.Fprintf(&b, "Maker: undetermined (review). The evidence points at %s; no action is taken until a person settles it.\n",
+			orList(v.Candidates))
+		for _, r := range v.Review {
+			fmt.Fprintf(&b, "  ? %s\n", r)
+		}
+		b.WriteString("To settle it: check the device's label and web interface; then allow-list it by MAC or serial if it is harmless, or push a signed policy signature naming its maker.\n")
 	case v.Maker == "":
 		b.WriteString("Maker: unknown. No signature names who made this device.\n")
 	case v.Brand != "":
@@ -56,6 +63,8 @@ func Explain(v Verdict) string {
 			who := e.Maker
 			if who == "" {
 				who = "no maker"
+			} else if v.Undetermined() {
+				who = "for: " + e.Maker
 			} else if v.Maker != "" && e.Maker != v.Maker {
 				who = "against: " + e.Maker
 			}
@@ -91,4 +100,15 @@ func confidenceWords(c Confidence) string {
 		return "hints only, such as the MAC prefix or a host name; not enough to isolate"
 	}
 	return "no evidence"
+}
+
+// orList joins names as "a", "a or b", "a, b or c"; "nothing named" when empty.
+func orList(names []string) string {
+	switch len(names) {
+	case 0:
+		return "no maker by name"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }

@@ -79,3 +79,48 @@ func TestEvidenceQuotesDeviceValues(t *testing.T) {
 		t.Errorf("detail not quoted/cut: %q", d)
 	}
 }
+
+// A review names both sides, says no action is taken, and what settles it.
+func TestExplainReview(t *testing.T) {
+	v := Classify(nil, Input{
+		MAC:   net.HardwareAddr{0x02, 0, 0, 0, 0, 1},
+		Facts: facts("http.server=App-webs/", "rtsp.server=Dahua Rtsp Server"),
+	})
+	if !v.Undetermined() {
+		t.Fatalf("not under review: %+v", v)
+	}
+	s := Explain(v)
+	for _, want := range []string{"undetermined (review)", "dahua or hikvision", "no action is taken",
+		"allow-list it", "for: hikvision", "for: dahua"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("explain lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// An ambiguous rule leaves the device for review unless stronger evidence
+// settles it; it never names its maker on its own.
+func TestAmbiguousRule(t *testing.T) {
+	extra, err := LoadSignatures([]byte(`schema: 1
+signatures:
+- id: test.shared-sdk
+  when: [{fact: http.server, equals: SharedSDK/1.0}]
+  maker: hikvision
+  strength: strong
+  ambiguous: true
+  reason: an SDK web server several makers ship
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := Default().Merge(extra)
+	v := Classify(set, Input{MAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 2}, Facts: facts("http.server=SharedSDK/1.0")})
+	if !v.Undetermined() || v.Maker != "" {
+		t.Fatalf("ambiguous evidence alone: maker %q, review %q", v.Maker, v.Review)
+	}
+	v = Classify(set, Input{MAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 2},
+		Facts: facts("http.server=SharedSDK/1.0", "dhip.seen=reply")})
+	if v.Undetermined() || v.Maker != "dahua" {
+		t.Fatalf("definitive evidence should settle it: maker %q, review %q", v.Maker, v.Review)
+	}
+}

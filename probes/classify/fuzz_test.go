@@ -66,6 +66,9 @@ func checkVerdict(t *testing.T, v Verdict) {
 	if v.Confidence > Definitive {
 		t.Fatalf("confidence %d out of range", v.Confidence)
 	}
+	if v.Undetermined() && (v.Maker != "" || v.Confidence != None) {
+		t.Fatalf("review verdict names maker %q at %s", v.Maker, v.Confidence)
+	}
 	// A verdict without a maker has confidence only from a component claim.
 	if v.Maker != "" && v.Confidence == None || v.Maker == "" && v.Confidence != None && len(v.Components) == 0 {
 		t.Fatalf("maker %q with confidence %s and components %v", v.Maker, v.Confidence, v.Components)

@@ -27,6 +27,10 @@ type goldenWant struct {
 	Rules       []string `yaml:"rules"`
 	NotRules    []string `yaml:"not_rules"`
 	NotesHas    []string `yaml:"notes_has"`
+	// Review lists phrases the review reasons must contain; a case without
+	// it must not be under review. Candidates are the makers it names.
+	Review     []string `yaml:"review"`
+	Candidates []string `yaml:"candidates"`
 }
 
 type goldenCase struct {
@@ -152,6 +156,17 @@ func TestGolden(t *testing.T) {
 				if !slices.ContainsFunc(v.Notes, func(c string) bool { return strings.Contains(c, s) }) {
 					t.Errorf("no note mentions %q: %q", s, v.Notes)
 				}
+			}
+			if len(w.Review) == 0 && v.Undetermined() {
+				t.Errorf("under review, want a verdict: %q", v.Review)
+			}
+			for _, s := range w.Review {
+				if !slices.ContainsFunc(v.Review, func(c string) bool { return strings.Contains(c, s) }) {
+					t.Errorf("no review reason mentions %q: %q", s, v.Review)
+				}
+			}
+			if len(w.Candidates) > 0 && !slices.Equal(slices.Sorted(slices.Values(v.Candidates)), slices.Sorted(slices.Values(w.Candidates))) {
+				t.Errorf("candidates = %v, want %v", v.Candidates, w.Candidates)
 			}
 			rules := map[string]bool{}
 			for _, e := range v.Evidence {

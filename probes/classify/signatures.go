@@ -68,6 +68,11 @@ type Rule struct {
 	Strength    string      `yaml:"strength"` // weak | strong | definitive
 	Component   string      `yaml:"component"`
 	Reason      string      `yaml:"reason"`
+	// Ambiguous marks evidence that more than one maker's firmware is known
+	// to produce (a shared SDK banner, a realm several OEMs copy). It never
+	// names the maker on its own: unless stronger evidence settles it, a
+	// device it matches is left for review.
+	Ambiguous bool `yaml:"ambiguous"`
 	// Disabled in a policy's rules removes the built-in rule of that id.
 	Disabled bool `yaml:"disabled"`
 }

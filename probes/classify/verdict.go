@@ -77,4 +77,15 @@ type Verdict struct {
 	// Notes are plain-words remarks for installers: corroboration by
 	// independent probes, a locally administered MAC, OUI-only verdicts.
 	Notes []string `json:"notes,omitempty"`
+	// Review, when not empty, says why the maker is undetermined: strong
+	// evidence for two makers, evidence a rule marks ambiguous, or a
+	// device that speaks for another. Maker is then "" and Candidates
+	// lists the makers the evidence points at; both sides' evidence is in
+	// Evidence. A verdict under review is never acted on; an installer
+	// settles it (allow-list entry or a signed policy signature).
+	Review     []string `json:"review,omitempty"`
+	Candidates []string `json:"candidates,omitempty"`
 }
+
+// Undetermined reports whether the verdict needs a person to settle it.
+func (v Verdict) Undetermined() bool { return len(v.Review) > 0 }

@@ -46,7 +46,8 @@ func TestLabMulticastDiscovery(t *testing.T) {
 	}
 	for i, c := range cams {
 		o, ok := byIP[c.ip]
-		if !ok || o.MAC.String() != c.mac || udpdisctest.FactMap(o.Facts)["dhip.vendor"] != []string{"General", "Lorex"}[i] {
+		m := udpdisctest.FactMap(o.Facts)
+		if !ok || o.MAC != nil || m["dhip.mac"] != c.mac || m["dhip.ipv4"] != c.ip.String() || m["dhip.vendor"] != []string{"General", "Lorex"}[i] {
 			t.Errorf("camera %v: %+v", c, o)
 		}
 	}

@@ -24,7 +24,9 @@ var defaults = udpdisc.Timing{Timeout: DefaultTimeout, Sends: DefaultSends, Inte
 var ErrNoReply = errors.New("dhip: no reply")
 
 // Discoverer sends DHDiscover.search to the group on a Link and emits one
-// observation per device that answers. The zero value is ready to use.
+// observation per address that answers, with no MAC: the MAC a reply names
+// is a claim (dhip.mac), and the pipeline resolves the address. The zero
+// value is ready to use.
 type Discoverer struct {
 	Timeout  time.Duration // whole run; default DefaultTimeout
 	Sends    int           // searches sent, Interval apart; default 2
@@ -57,7 +59,13 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	return x.Discover(ctx, l, []net.Addr{&net.UDPAddr{IP: group, Port: port}}, listen, emit)
 }
 
-// Prober sends one host a unicast DHDiscover.search. The zero value is ready.
+// Prober sends one host a unicast DHDiscover.search. Dahua devices answer a
+// search sent to their own address, back to the asker's address and port:
+// rroller/dahua (custom_components/dahua/discovery.py) asks one address
+// from a connected socket and records answers from a VTO2000A, a
+// DHI-NVR5464 and two VTH5221D. The observation carries the target's
+// address and no MAC; the MAC and address the reply names are dhip.mac and
+// dhip.ipv4 facts. The zero value is ready.
 type Prober struct {
 	Timeout  time.Duration // default DefaultTimeout
 	Sends    int           // default 2
@@ -76,7 +84,7 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	if port == 0 {
 		port = Port
 	}
-	return exchange(udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, emit)
+	return exchange(udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, nil, emit)
 }
 
 // exchange is one DHDiscover.search run.
@@ -94,7 +102,7 @@ func exchange(t udpdisc.Timing, log *slog.Logger) *udpdisc.Exchange {
 			if err != nil {
 				return udpdisc.Answer{}, err
 			}
-			return udpdisc.Answer{MAC: r.HardwareAddr(), Facts: r.Facts()}, nil
+			return udpdisc.Answer{Facts: r.Facts()}, nil
 		},
 		TooLarge:   ErrTooLarge,
 		ErrNoReply: ErrNoReply,

@@ -28,7 +28,7 @@ func TestProberResponder(t *testing.T) {
 	port := udpdisctest.StartResponder(t, (&Responder{Reply: dahuaReply()}).Serve)
 	o := udpdisctest.ProbeOne(t, probeLoopback, port)
 	m := factMap(o.Facts)
-	if m["dhip.seen"] != "reply" || m["dhip.model"] != "IPC-HDW1431T1-S4" || o.IP != loopback || o.MAC.String() != "08:ed:ed:87:42:7a" {
+	if m["dhip.seen"] != "reply" || m["dhip.model"] != "IPC-HDW1431T1-S4" || o.IP != loopback || o.MAC != nil || m["dhip.mac"] != "08:ed:ed:87:42:7a" {
 		t.Errorf("observation %+v", o)
 	}
 }

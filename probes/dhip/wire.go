@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Protocol constants.
@@ -222,16 +222,11 @@ func (r Reply) Marshal() []byte {
 	return Frame(append(body, '\n'))
 }
 
-// HardwareAddr parses the reply's MAC; nil when absent or malformed.
+// HardwareAddr parses the MAC the reply claims; nil when absent, malformed
+// or all zero. It is the device's word, not the sender's address:
+// attribute answers to the frame or datagram source.
 func (r Reply) HardwareAddr() net.HardwareAddr {
-	s := strings.TrimSpace(r.MAC)
-	if s == "" {
-		return nil
-	}
-	hw, err := net.ParseMAC(strings.ReplaceAll(s, "-", ":"))
-	if err != nil || len(hw) != 6 {
-		return nil
-	}
+	hw, _ := net.ParseMAC(udpdisc.ClaimedMAC(r.MAC))
 	return hw
 }
 
@@ -249,11 +244,11 @@ func (r Reply) Facts() []probes.Fact {
 	add("dhip.firmware", r.Version)
 	add("dhip.vendor", r.Vendor)
 	add("dhip.manufacturer", r.Manufacturer)
-	if hw := r.HardwareAddr(); hw != nil {
-		add("dhip.mac", hw.String())
-	} else {
-		add("dhip.mac", r.MAC)
-	}
+	// The MAC and address the reply names are the device's claim about
+	// itself, in one form so the pipeline can compare them with the
+	// sender's; they never decide who answered.
+	add("dhip.mac", udpdisc.ClaimedMAC(r.MAC))
+	add("dhip.ipv4", udpdisc.ClaimedIPv4(r.IPv4Address))
 	add("dhip.http_port", r.HTTPPort)
 	return fs
 }

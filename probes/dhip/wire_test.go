@@ -32,6 +32,7 @@ func TestGoldenReply(t *testing.T) {
 		"dhip.vendor":       "Private",
 		"dhip.manufacturer": "Private",
 		"dhip.mac":          "08:ed:ed:87:42:7a",
+		"dhip.ipv4":         "192.168.124.17",
 		"dhip.http_port":    "80",
 	}
 	got := factMap(r.Facts())

@@ -31,7 +31,8 @@ var ErrNoSubnet = errors.New("dvrip: link has no IPv4 subnet")
 
 // Discoverer broadcasts the DVRIP search to each IPv4 subnet of a Link
 // (directed broadcast, so it leaves only through that link) and emits one
-// observation per device that answers. The zero value is ready to use.
+// observation per address that answers, with no MAC (the MAC a reply names
+// is the dvrip.mac claim). The zero value is ready to use.
 type Discoverer struct {
 	Timeout  time.Duration // whole run; default DefaultTimeout
 	Sends    int           // searches per subnet, Interval apart; default 2
@@ -80,7 +81,11 @@ func broadcast(p netip.Prefix) (netip.Addr, bool) {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
-// Prober sends one host a unicast DVRIP search. The zero value is ready.
+// Prober sends one host a unicast DVRIP search; devices answer the asker's
+// address and port (julienblitte/UniversalScanner protocols.html). The
+// observation carries the target's address and no MAC; the MAC and address
+// the reply names are dvrip.mac and dvrip.ipv4 facts. The zero value is
+// ready.
 type Prober struct {
 	Timeout  time.Duration // default DefaultTimeout
 	Sends    int           // default 2
@@ -99,7 +104,7 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	if port == 0 {
 		port = Port
 	}
-	return exchange(udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, emit)
+	return exchange(udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, nil, emit)
 }
 
 // exchange is one DVRIP search run. An oversized reply is reported as
@@ -115,7 +120,7 @@ func exchange(t udpdisc.Timing, log *slog.Logger) *udpdisc.Exchange {
 			if err != nil {
 				return udpdisc.Answer{}, err
 			}
-			return udpdisc.Answer{MAC: r.HardwareAddr(), Facts: r.Facts()}, nil
+			return udpdisc.Answer{Facts: r.Facts()}, nil
 		},
 		ErrNoReply: ErrNoReply,
 		Timing:     t.Or(defaults),

@@ -27,7 +27,7 @@ func TestProberResponder(t *testing.T) {
 	port := udpdisctest.StartResponder(t, (&Responder{Reply: dahuaReply()}).Serve)
 	o := udpdisctest.ProbeOne(t, probeLoopback, port)
 	m := factMap(o.Facts)
-	if m["dvrip.seen"] != "reply" || m["dvrip.model"] != "IPC-HFW2431S-S-S2" || o.IP != loopback || o.MAC.String() != "3c:ef:8c:c4:00:01" {
+	if m["dvrip.seen"] != "reply" || m["dvrip.model"] != "IPC-HFW2431S-S-S2" || o.IP != loopback || o.MAC != nil || m["dvrip.mac"] != "3c:ef:8c:c4:00:01" {
 		t.Errorf("observation %+v", o)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Protocol constants.
@@ -149,7 +150,9 @@ func (r Reply) Marshal() []byte {
 	return append(b, sec3.Bytes()...)
 }
 
-// HardwareAddr returns the reply's MAC, nil when absent.
+// HardwareAddr returns the MAC the reply claims, nil when absent. It is the
+// device's word, not the sender's address: attribute answers to the frame
+// or datagram source.
 func (r Reply) HardwareAddr() net.HardwareAddr { return parseMAC(r.MAC) }
 
 // Facts returns the dvrip.* facts, dvrip.seen first.
@@ -166,7 +169,12 @@ func (r Reply) Facts() []probes.Fact {
 	}
 	add("dvrip.model", model)
 	add("dvrip.serial", r.Value("SerialNo"))
-	add("dvrip.mac", r.MAC)
+	// The MAC and address the reply names are the device's claim about
+	// itself; they never decide who answered.
+	add("dvrip.mac", udpdisc.ClaimedMAC(r.MAC))
+	if r.IP.Is4() {
+		add("dvrip.ipv4", r.IP.String())
+	}
 	return fs
 }
 

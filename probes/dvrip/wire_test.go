@@ -26,7 +26,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := factMap(r.Facts())
-	want := map[string]string{"dvrip.seen": "reply", "dvrip.model": "IPC-HFW2431S-S-S2", "dvrip.serial": "6G0ABCD1234567", "dvrip.mac": "3c:ef:8c:c4:00:01"}
+	want := map[string]string{"dvrip.seen": "reply", "dvrip.model": "IPC-HFW2431S-S-S2", "dvrip.serial": "6G0ABCD1234567", "dvrip.mac": "3c:ef:8c:c4:00:01", "dvrip.ipv4": "198.18.1.11"}
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("%s = %q, want %q", k, m[k], v)

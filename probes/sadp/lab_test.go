@@ -46,7 +46,7 @@ func TestLabMulticastDiscovery(t *testing.T) {
 	if len(obs) != 1 {
 		t.Fatalf("want one deduplicated observation, got %d: %+v", len(obs), obs)
 	}
-	if obs[0].IP != cam.Addr.Addr() || obs[0].MAC.String() != camMAC.String() || udpdisctest.FactMap(obs[0].Facts)["sadp.model"] != "DS-2CD2385G1-I" {
+	if m := udpdisctest.FactMap(obs[0].Facts); obs[0].IP != cam.Addr.Addr() || obs[0].MAC != nil || m["sadp.model"] != "DS-2CD2385G1-I" || m["sadp.mac"] != camMAC.String() {
 		t.Errorf("observation %+v", obs[0])
 	}
 }

@@ -22,7 +22,9 @@ const (
 var defaults = udpdisc.Timing{Timeout: DefaultTimeout, Sends: DefaultSends, Interval: DefaultInterval}
 
 // Discoverer sends SADP inquiries to the group on a Link and emits one
-// observation per device that answers. The zero value is ready to use.
+// observation per address that answers, with no MAC: the MAC a reply names
+// is a claim (sadp.mac), and the pipeline resolves the address. The zero
+// value is ready to use.
 type Discoverer struct {
 	Timeout  time.Duration // whole run; default DefaultTimeout (ctx may end it sooner)
 	Sends    int           // inquiries sent, Interval apart; default 2
@@ -61,13 +63,28 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	return x.Discover(ctx, l, []net.Addr{&net.UDPAddr{IP: group, Port: port}}, listen, emit)
 }
 
-// Prober sends one host a unicast SADP inquiry. The zero value is ready.
+// Prober asks one host by SADP: an inquiry to the host's address on 37020,
+// and the same inquiry to the group on the host's link, answers read on
+// our own port and on the group. Hikvision devices are reported to listen
+// for SADP only on the group and to drop unicast to their own address
+// (cameronnewman/hikvision-tooling, internal/sadp/commands.go, which sends
+// even its targeted commands to the group for that reason), and to answer
+// the asker's address and port (same file and internal/sadp/scanner.go,
+// which read answers on the sending socket; julienblitte/UniversalScanner
+// protocols.html). Some firmware answers to the group instead. Only
+// answers from the host's own address count; other devices that answer
+// the group inquiry are the passive decoder's to see. The zero value is
+// ready.
 type Prober struct {
 	Timeout  time.Duration // default DefaultTimeout
 	Sends    int           // default 2
 	Interval time.Duration // default DefaultInterval
 	Port     int           // destination port; default 37020
-	Log      *slog.Logger
+	Group    net.IP        // default 239.255.255.250
+	// NoGroup asks by unicast only (loopback tests; a link where the
+	// group inquiry is not wanted).
+	NoGroup bool
+	Log     *slog.Logger
 }
 
 // Name implements probes.Prober.
@@ -78,13 +95,20 @@ var ErrNoReply = errors.New("sadp: no reply")
 
 // Probe implements probes.Prober. Replies are accepted from any source port
 // of the target's address, since devices answer from 37020 whatever port
-// asked.
+// asked. The observation carries the target's address and no MAC; the
+// MAC and address the reply names are sadp.mac and sadp.ipv4 facts.
 func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
-	port := p.Port
+	port, group := p.Port, p.Group
 	if port == 0 {
 		port = Port
 	}
-	return exchange(NewUUID(), udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, emit)
+	if group == nil {
+		group = Group
+	}
+	if p.NoGroup {
+		group = nil
+	}
+	return exchange(NewUUID(), udpdisc.Timing{Timeout: p.Timeout, Sends: p.Sends, Interval: p.Interval}, p.Log).Probe(ctx, t, port, group, emit)
 }
 
 // exchange is one SADP run: the inquiry carries uuid, and only replies
@@ -106,10 +130,7 @@ func exchange(uuid string, t udpdisc.Timing, log *slog.Logger) *udpdisc.Exchange
 			if r.UUID != "" && !strings.EqualFold(r.UUID, uuid) {
 				return udpdisc.Answer{}, udpdisc.ErrSkip
 			}
-			return udpdisc.Answer{
-				MAC:   r.HardwareAddr(),
-				Facts: append([]probes.Fact{probes.F("sadp.seen", "reply")}, r.Facts()...),
-			}, nil
+			return udpdisc.Answer{Facts: append([]probes.Fact{probes.F("sadp.seen", "reply")}, r.Facts()...)}, nil
 		},
 		TooLarge:   ErrTooLarge,
 		ErrNoReply: ErrNoReply,

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc"
 )
 
 // Protocol constants.
@@ -216,21 +217,11 @@ func isName(s string) bool {
 	return true
 }
 
-// HardwareAddr parses the reply's MAC (dash- or colon-separated); nil when
-// absent or malformed.
+// HardwareAddr parses the MAC the reply claims (dash- or colon-separated);
+// nil when absent, malformed or all zero. It is the device's word, not the
+// sender's address: attribute answers to the frame or datagram source.
 func (r Reply) HardwareAddr() net.HardwareAddr {
-	return parseMAC(r.MAC)
-}
-
-func parseMAC(s string) net.HardwareAddr {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil
-	}
-	hw, err := net.ParseMAC(strings.ReplaceAll(s, "-", ":"))
-	if err != nil || len(hw) != 6 {
-		return nil
-	}
+	hw, _ := net.ParseMAC(udpdisc.ClaimedMAC(r.MAC))
 	return hw
 }
 
@@ -246,11 +237,11 @@ func (r Reply) Facts() []probes.Fact {
 	add("sadp.serial", r.DeviceSN)
 	add("sadp.firmware", r.SoftwareVersion)
 	add("sadp.dsp", r.DSPVersion)
-	if hw := r.HardwareAddr(); hw != nil {
-		add("sadp.mac", hw.String())
-	} else {
-		add("sadp.mac", r.MAC)
-	}
+	// The MAC and address the reply names are the device's claim about
+	// itself, in one form so the pipeline can compare them with the
+	// sender's; they never decide who answered.
+	add("sadp.mac", udpdisc.ClaimedMAC(r.MAC))
+	add("sadp.ipv4", udpdisc.ClaimedIPv4(r.IPv4Address))
 	add("sadp.device_type", r.DeviceType)
 	add("sadp.activated", r.Activated)
 	add("sadp.oem_code", r.DetailOEMCode)

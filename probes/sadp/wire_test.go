@@ -30,6 +30,7 @@ func TestParseGoldenReply(t *testing.T) {
 		"sadp.firmware":     "V5.6.2build 190701",
 		"sadp.dsp":          "V7.3 build 190626",
 		"sadp.mac":          "58:50:ed:1f:e3:85",
+		"sadp.ipv4":         "192.168.124.40",
 		"sadp.device_type":  "141945",
 		"sadp.activated":    "true",
 		"sadp.oem_code":     "1",

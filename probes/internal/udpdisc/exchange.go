@@ -17,17 +17,22 @@ import (
 // another tool's request, a reply to another tool's request).
 var ErrSkip = errors.New("udpdisc: not an answer to this run")
 
-// Answer is what Exchange.Parse makes of one reply.
+// Answer is what Exchange.Parse makes of one reply: facts only. A MAC or
+// address written inside the reply is the sender's claim and goes in as a
+// fact (<probe>.mac, <probe>.ipv4); it never says who answered. Anyone on
+// the segment can send a reply naming any MAC, and attributing the answer
+// to the named MAC would let one datagram create a device, or lend a
+// verdict to a device that never spoke the protocol.
 type Answer struct {
-	MAC   net.HardwareAddr // the device's own, when the reply says it; else nil
 	Facts []probes.Fact
 }
 
 // Exchange is one run of a request/reply discovery protocol whose every
 // answer stands alone (sadp, dhip, dvrip): Request goes out Sends times,
 // each datagram that comes back is recognised by IsReply and read by Parse,
-// and one observation is emitted per device, keyed by its MAC (else its
-// address). Build one per run: Request and Parse may carry run state such
+// and one observation is emitted per answering address: MAC nil, IP the
+// datagram's source, which the pipeline resolves to a MAC from what it saw
+// on the wire. Build one per run: Request and Parse may carry run state such
 // as a nonce. The caller resolves defaults (Timing.Or); zero values are
 // taken as given.
 type Exchange struct {
@@ -109,45 +114,109 @@ func (x *Exchange) Discover(ctx context.Context, l probes.Link, to []net.Addr, l
 
 // Probe sends Request to t's IPv4 address on port and emits the first
 // answer from that address, whatever its source port (devices answer from
-// their service port whatever port asked), then stops. With no answer it
-// returns the send error, else the last bad reply's error, else ErrNoReply.
-func (x *Exchange) Probe(ctx context.Context, t probes.Target, port int, emit probes.Sink) error {
+// their service port whatever port asked), then stops. With group set, the
+// request also goes to group:port out of the interface whose subnet holds
+// t's address (TTL 1), and answers are also read on that group, joined
+// there: some devices hear their protocol only on its group, or answer
+// only to it. Other devices on the link may answer the group request too;
+// only t's address counts here (the passive decoder sees the rest). The
+// observation carries no MAC: the pipeline resolves t's address itself,
+// as it does for every UDP answer. With no answer Probe returns the send
+// error, else the last bad reply's error, else ErrNoReply.
+func (x *Exchange) Probe(ctx context.Context, t probes.Target, port int, group net.IP, emit probes.Sink) error {
 	if !t.IP.Is4() {
 		return fmt.Errorf("%s: probe %s: IPv4 only", x.Name, t.IP)
 	}
+	log := Logger(x.Log)
 	ctx, cancel := context.WithTimeout(ctx, x.Timeout)
 	defer cancel()
-	conn, err := net.ListenUDP("udp4", nil)
-	if err != nil {
-		return fmt.Errorf("%s: probe %s: %w", x.Name, t.IP, err)
+	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(t.IP, uint16(port)))
+	ds := []Datagram{{To: dst, Msg: x.Request}}
+	var conns []net.PacketConn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	l, onLink := linkOf(t.IP)
+	if group != nil && onLink {
+		c, err := ListenSend(l)
+		if err != nil {
+			return fmt.Errorf("%s: probe %s: %w", x.Name, t.IP, err)
+		}
+		conns = append(conns, c)
+		ds = append(ds, Datagram{To: &net.UDPAddr{IP: group, Port: port}, Msg: x.Request})
+		if g, err := ListenGroup(l.Iface, group, port); err != nil {
+			log.Debug(x.Name+": no group listener for a probe", "iface", l.Iface.Name, "err", err)
+		} else {
+			conns = append(conns, g)
+		}
+	} else {
+		c, err := net.ListenUDP("udp4", nil)
+		if err != nil {
+			return fmt.Errorf("%s: probe %s: %w", x.Name, t.IP, err)
+		}
+		conns = append(conns, c)
 	}
-	defer conn.Close()
 	got := false
 	c := x.collector(func(o probes.Observation) {
-		if o.MAC == nil {
-			o.MAC = t.MAC
-		}
 		emit(o)
 		got = true
 		cancel() // one device, one answer: done
-	}, Logger(x.Log), func(a netip.Addr) bool { return a == t.IP })
+	}, log, func(a netip.Addr) bool { return a == t.IP })
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Collect(ctx, []net.PacketConn{conn}, c.handle)
+		Collect(ctx, conns, c.handle)
 	}()
-	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(t.IP, uint16(port)))
-	_, serr := SendRounds(ctx, conn, x.Sends, x.Interval, Datagram{To: dst, Msg: x.Request})
+	sentTo, serr := SendRounds(ctx, conns[0], x.Sends, x.Interval, ds...)
 	<-done
 	switch {
 	case got:
 		return nil
 	case serr != nil:
-		return fmt.Errorf("%s: probe %s: %w", x.Name, dst, serr)
+		return fmt.Errorf("%s: probe %s: %w", x.Name, sentTo, serr)
 	case c.lastErr != nil:
 		return fmt.Errorf("%s: probe %s: %w", x.Name, dst, c.lastErr)
 	}
 	return fmt.Errorf("%s: probe %s: %w", x.Name, dst, x.ErrNoReply)
+}
+
+// linkOf finds the link an address is on: the up, multicast-capable,
+// non-loopback interface with an IPv4 subnet holding it (not as its own
+// address). Loopback never qualifies, so a probe of 127.0.0.1 stays
+// unicast. A variable so tests can pretend.
+var linkOf = func(ip netip.Addr) (probes.Link, bool) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return probes.Link{}, false
+	}
+	for i := range ifs {
+		ifi := &ifs[i]
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 || ifi.Flags&net.FlagMulticast == 0 {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			own, ok := netip.AddrFromSlice(n.IP)
+			own = own.Unmap()
+			bits, size := n.Mask.Size()
+			if !ok || !own.Is4() || size != 32 || own == ip {
+				continue
+			}
+			if p := netip.PrefixFrom(own, bits).Masked(); p.Contains(ip) {
+				return probes.Link{Iface: ifi, Addr: own, Subnets: []netip.Prefix{p}}, true
+			}
+		}
+	}
+	return probes.Link{}, false
 }
 
 // collector turns reply datagrams into observations, one per device. Collect
@@ -157,12 +226,12 @@ type collector struct {
 	emit    probes.Sink
 	log     *slog.Logger
 	accept  func(netip.Addr) bool
-	seen    map[string]bool
+	seen    map[netip.Addr]bool
 	lastErr error
 }
 
 func (x *Exchange) collector(emit probes.Sink, log *slog.Logger, accept func(netip.Addr) bool) *collector {
-	return &collector{x: x, emit: emit, log: log, accept: accept, seen: map[string]bool{}}
+	return &collector{x: x, emit: emit, log: log, accept: accept, seen: map[netip.Addr]bool{}}
 }
 
 func (c *collector) handle(src netip.AddrPort, b []byte, oversize bool) {
@@ -190,13 +259,13 @@ func (c *collector) handle(src netip.AddrPort, b []byte, oversize bool) {
 		c.log.Debug(c.x.Name+": bad reply", "from", src, "err", err)
 		return
 	}
-	key := src.Addr().String()
-	if a.MAC != nil {
-		key = a.MAC.String()
-	}
+	// One observation per sender, whatever MAC its replies name: two
+	// replies from one address naming two MACs are one device making two
+	// claims, not two devices.
+	key := src.Addr()
 	if c.seen[key] {
 		return
 	}
 	c.seen[key] = true
-	c.emit(probes.Observation{Time: time.Now(), MAC: a.MAC, IP: src.Addr(), Probe: c.x.Name, Facts: a.Facts})
+	c.emit(probes.Observation{Time: time.Now(), IP: src.Addr(), Probe: c.x.Name, Facts: a.Facts})
 }

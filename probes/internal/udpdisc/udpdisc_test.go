@@ -230,7 +230,8 @@ func TestServe(t *testing.T) {
 }
 
 // toy is a protocol made up for these tests: "TOY?" asks, "TOY!<mac>"
-// answers, "TOY!skip" is someone else's answer, "TOY!bad" a broken one.
+// answers naming a MAC (a claim, like SADP's <MAC>), "TOY!skip" is someone
+// else's answer, "TOY!bad" a broken one.
 var errToyNoReply = errors.New("toy: no reply")
 
 func toy(timeout time.Duration) *Exchange {
@@ -246,8 +247,8 @@ func toy(timeout time.Duration) *Exchange {
 			case "":
 				return Answer{Facts: []probes.Fact{probes.F("toy.seen", "reply")}}, nil
 			default:
-				mac, err := net.ParseMAC(s)
-				return Answer{MAC: mac, Facts: []probes.Fact{probes.F("toy.mac", s)}}, err
+				_, err := net.ParseMAC(s)
+				return Answer{Facts: []probes.Fact{probes.F("toy.mac", s)}}, err
 			}
 		},
 		ErrNoReply: errToyNoReply,
@@ -256,7 +257,7 @@ func toy(timeout time.Duration) *Exchange {
 }
 
 func toyProbe(ctx context.Context, port int, timeout time.Duration, emit probes.Sink) error {
-	return toy(timeout).Probe(ctx, probes.Target{IP: udpdisctest.Loopback, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}, port, emit)
+	return toy(timeout).Probe(ctx, probes.Target{IP: udpdisctest.Loopback, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}, port, nil, emit)
 }
 
 func answer(s string) func([]byte) []byte {
@@ -271,8 +272,15 @@ func answer(s string) func([]byte) []byte {
 func TestExchangeProbe(t *testing.T) {
 	port := udpdisctest.StartFake(t, true, answer("TOY!"))
 	o := udpdisctest.ProbeOne(t, toyProbe, port)
-	if o.Probe != "toy" || o.IP != udpdisctest.Loopback || o.MAC.String() != "02:00:00:00:00:09" || udpdisctest.FactMap(o.Facts)["toy.seen"] != "reply" {
-		t.Errorf("observation %+v (the target's MAC fills in one the reply lacks)", o)
+	// The answer is the sender's: its address, and no MAC, not even the
+	// target's (the pipeline resolves the address from what it saw).
+	if o.Probe != "toy" || o.IP != udpdisctest.Loopback || o.MAC != nil || udpdisctest.FactMap(o.Facts)["toy.seen"] != "reply" {
+		t.Errorf("observation %+v", o)
+	}
+	// A reply naming another MAC is still the sender's answer.
+	o = udpdisctest.ProbeOne(t, toyProbe, udpdisctest.StartFake(t, false, answer("TOY!02:00:00:00:00:77")))
+	if o.IP != udpdisctest.Loopback || o.MAC != nil || udpdisctest.FactMap(o.Facts)["toy.mac"] != "02:00:00:00:00:77" {
+		t.Errorf("claimed MAC: %+v", o)
 	}
 	udpdisctest.BadReplies(t, toyProbe, errToyNoReply, map[string]func([]byte) []byte{
 		"broken":    answer("TOY!bad"),
@@ -294,14 +302,16 @@ func TestExchangeProbe(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "larger than 9216 bytes") || !strings.HasPrefix(err.Error(), "toy: probe 127.0.0.1:") {
 		t.Errorf("oversize: %v", err)
 	}
-	if err := toy(time.Second).Probe(context.Background(), probes.Target{IP: netip.MustParseAddr("::1")}, 1, emit); err == nil || err.Error() != "toy: probe ::1: IPv4 only" {
+	if err := toy(time.Second).Probe(context.Background(), probes.Target{IP: netip.MustParseAddr("::1")}, 1, nil, emit); err == nil || err.Error() != "toy: probe ::1: IPv4 only" {
 		t.Errorf("IPv6 target: %v", err)
 	}
 }
 
-// Discover reports one observation per device (MAC, else address), and only
-// devices inside the link's subnets. Aimed at a loopback fake (its unicast
-// address standing in for the group) it shows both.
+// Discover reports one observation per answering address, whatever MACs
+// its replies name, and only devices inside the link's subnets. Aimed at a
+// loopback fake (its unicast address standing in for the group) it shows
+// both. The fake names two MACs: both are claims of one sender, so one
+// observation, attributed to its address, carrying the first claim.
 func TestExchangeDiscover(t *testing.T) {
 	replies := [][]byte{[]byte("TOY!02:00:00:00:00:01"), []byte("TOY!02:00:00:00:00:01"), []byte("TOY!02:00:00:00:00:02")}
 	c := loopConn(t)
@@ -318,7 +328,7 @@ func TestExchangeDiscover(t *testing.T) {
 		}
 	}()
 	to := []net.Addr{c.LocalAddr()}
-	for subnet, want := range map[string]int{"127.0.0.0/8": 2, "198.18.0.0/15": 0} {
+	for subnet, want := range map[string]int{"127.0.0.0/8": 1, "198.18.0.0/15": 0} {
 		emit, got := udpdisctest.Sink()
 		l := probes.Link{Addr: udpdisctest.Loopback, Subnets: []netip.Prefix{netip.MustParsePrefix(subnet)}}
 		listened := false
@@ -329,6 +339,11 @@ func TestExchangeDiscover(t *testing.T) {
 		if len(got()) != want || !listened {
 			t.Errorf("subnet %s: %d observations, want %d: %+v", subnet, len(got()), want, got())
 		}
+		for _, o := range got() {
+			if o.MAC != nil || o.IP != udpdisctest.Loopback || udpdisctest.FactMap(o.Facts)["toy.mac"] != "02:00:00:00:00:01" {
+				t.Errorf("observation %+v: want the sender's address, no MAC, the claim as a fact", o)
+			}
+		}
 	}
 	// A send failure (port 0 is refused locally) is the run's error,
 	// naming what and where.
@@ -336,5 +351,28 @@ func TestExchangeDiscover(t *testing.T) {
 	err := toy(100*time.Millisecond).Discover(context.Background(), probes.Link{Addr: udpdisctest.Loopback}, []net.Addr{&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0}}, nil, emit)
 	if err == nil || !strings.HasPrefix(err.Error(), "toy: send question to 127.0.0.1:0: ") {
 		t.Errorf("send to port 0: %v", err)
+	}
+}
+
+// Claims are rendered in one form, so the pipeline can compare them with
+// the sender's MAC and address as strings; what names no device is left out.
+func TestClaims(t *testing.T) {
+	for in, want := range map[string]string{
+		"58-50-ED-1F-E3-85": "58:50:ed:1f:e3:85", "58:50:ed:1f:e3:85": "58:50:ed:1f:e3:85",
+		"5850ed1fe385": "58:50:ed:1f:e3:85", " 5850.ed1f.e385 ": "58:50:ed:1f:e3:85",
+		"00-00-00-00-00-00": "", "": "", "58-50-ED-1F-E3": "", "zz:50:ed:1f:e3:85": "",
+		"00:11:22:33:44:55:66:77": "", "<script>": "",
+	} {
+		if got := ClaimedMAC(in); got != want {
+			t.Errorf("ClaimedMAC(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"198.18.1.10": "198.18.1.10", " 192.168.1.64 ": "192.168.1.64", "0.0.0.0": "", "": "",
+		"::1": "", "198.18.1": "", "198.18.1.300": "", "::ffff:198.18.1.10": "",
+	} {
+		if got := ClaimedIPv4(in); got != want {
+			t.Errorf("ClaimedIPv4(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

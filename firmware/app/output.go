@@ -45,32 +45,54 @@ func ReadJSON(r io.Reader) ([]report.Device, error) {
 // WriteTable prints devices as an aligned table for a terminal.
 func WriteTable(w io.Writer, devs []report.Device) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IP\tMAC\tMAKER\tBRAND\tMODEL\tSERIAL\tCONFIDENCE\tFLAGGED")
-	flagged := 0
+	fmt.Fprintln(tw, "IP\tMAC\tMAKER\tBRAND\tMODEL\tSERIAL\tCONFIDENCE\tSTATUS")
+	count := map[string]int{}
 	for _, d := range devs {
-		flag := ""
+		st := statusWord(d)
+		count[st]++
 		if d.Flagged {
-			flagged++
-			flag = "YES"
+			st = "FLAGGED"
 			if d.Action != "" {
-				flag += " (" + d.Action + ")"
+				st += " (" + d.Action + ")"
 			}
+		} else if st == report.StatusReview {
+			st = "REVIEW"
 		}
 		maker := d.Maker
-		if maker == "" {
+		switch {
+		case maker == "" && len(d.Candidates) > 0:
+			maker = strings.Join(d.Candidates, "|") + "?"
+		case maker == "":
 			maker = "?"
 		}
 		if len(d.Components) > 0 {
 			maker += " [" + strings.Join(d.Components, ",") + "]"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.IP, d.MAC, maker, dash(d.Brand), dash(trunc(d.Model, 24)),
-			dash(trunc(d.Serial, 24)), d.Confidence, flag)
+			dash(trunc(d.Serial, 24)), d.Confidence, st)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d devices, %d flagged\n", len(devs), flagged)
+	_, err := fmt.Fprintf(w, "%d devices: %d flagged, %d to review, %d clean, %d unknown\n", len(devs),
+		count[report.StatusFlagged], count[report.StatusReview], count[report.StatusClean], count[report.StatusUnknown])
+	if err == nil && count[report.StatusReview] > 0 {
+		_, err = fmt.Fprintln(w, "REVIEW: the maker could not be determined; nothing is cut for these. See `camwarden explain MAC`.")
+	}
 	return err
+}
+
+// statusWord is d.Status, derived for files written before it existed.
+func statusWord(d report.Device) string {
+	switch {
+	case d.Status != "":
+		return d.Status
+	case d.Flagged:
+		return report.StatusFlagged
+	case d.Maker != "":
+		return report.StatusClean
+	}
+	return report.StatusUnknown
 }
 
 func dash(s string) string {
@@ -95,6 +117,9 @@ func Explain(w io.Writer, d report.Device) error {
 		who = "an unknown maker"
 	}
 	fmt.Fprintf(&b, "Device %s at %s\n", d.MAC, dash(d.IP))
+	if statusWord(d) == report.StatusReview {
+		who = "UNDETERMINED (review): the evidence points at " + strings.Join(d.Candidates, " and ")
+	}
 	fmt.Fprintf(&b, "  Made by:    %s", who)
 	if d.Brand != "" && !strings.EqualFold(d.Brand, d.Maker) {
 		fmt.Fprintf(&b, " (sold under the brand %s)", d.Brand)
@@ -104,6 +129,13 @@ func Explain(w io.Writer, d report.Device) error {
 		fmt.Fprintf(&b, "  Model %s, serial %s, firmware %s\n", dash(d.Model), dash(d.Serial), dash(d.Firmware))
 	}
 	switch {
+	case statusWord(d) == report.StatusReview:
+		b.WriteString("  REVIEW: no action is taken until a person settles it.\n")
+		for _, r := range d.Review {
+			fmt.Fprintf(&b, "    ? %s\n", r)
+		}
+		b.WriteString("  To settle it: check the label and the web interface; allow-list the device by MAC or serial\n" +
+			"  (policy allow:) if it is harmless, or have a signed policy add a signature naming its maker.\n")
 	case d.Flagged && d.Action == "allowed":
 		b.WriteString("  Flagged by policy, but on the allow-list: no action is taken.\n")
 	case d.Flagged:

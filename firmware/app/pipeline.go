@@ -39,7 +39,10 @@ type Pipeline struct {
 	Classify  Classifier
 	Enforcer  Enforcer        // nil in a survey
 	Reporter  report.Reporter // nil in a survey
-	OnNew     func(inventory.Device)
+	// OnAddress is called when a device first has an IPv4 address (or its
+	// address changes), whatever frame first showed it: that is when it can
+	// be probed. A device first seen by IPv6 ND, MLD or LLDP gets it later.
+	OnAddress func(inventory.Device)
 	GoneAfter time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
@@ -58,6 +61,9 @@ type Pipeline struct {
 	// the ARP sweep is applied once the MAC is known instead of being lost.
 	// Only Run's goroutine touches it.
 	held []probes.Observation
+	// claims are payload identities that named an address nobody held
+	// yet (identity.go). Only Run's goroutine touches it.
+	claims []claim
 }
 
 // MaxHeld bounds observations waiting for their IP to be resolved; HeldFor
@@ -137,12 +143,30 @@ func (p *Pipeline) view(d inventory.Device, v classify.Verdict) report.Device {
 	if d.IP.IsValid() {
 		ip = d.IP.String()
 	}
-	return report.Device{
+	out := report.Device{
 		MAC: d.MAC, IP: ip, Maker: v.Maker, Brand: v.Brand, Model: v.Model, Serial: v.Serial,
 		Firmware: v.Firmware, Flagged: dec.Flagged, Confidence: v.Confidence.String(), Evidence: ev,
 		VLAN: d.VLAN, Action: string(dec.Action), Conflicts: v.Conflicts, Components: v.Components,
-		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen,
+		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, Status: statusOf(v, dec),
 	}
+	if dec.Review {
+		out.Review, out.Candidates = v.Review, v.Candidates
+	}
+	return out
+}
+
+// statusOf is the one-word outcome of report.Device.Status.
+func statusOf(v classify.Verdict, dec enforce.Decision) string {
+	switch {
+	case dec.Flagged:
+		return report.StatusFlagged
+	case dec.Review:
+		return report.StatusReview
+	case v.Maker != "" || v.Undetermined():
+		// An allow-listed review was settled by a person: clean.
+		return report.StatusClean
+	}
+	return report.StatusUnknown
 }
 
 // Run processes observations until ctx ends, and every tick re-checks which
@@ -178,7 +202,14 @@ func (p *Pipeline) Drain(ctx context.Context) {
 	}
 }
 
+// handle merges one observation from a probe or capture.
 func (p *Pipeline) handle(ctx context.Context, o probes.Observation) {
+	p.apply(ctx, withoutIdentity(o))
+}
+
+// apply merges o (which may carry the pipeline's own identity facts) and
+// reports what changed.
+func (p *Pipeline) apply(ctx context.Context, o probes.Observation) {
 	ch, changed := p.Inv.Merge(o)
 	if ch.Device.MAC == "" {
 		if o.MAC == nil && o.IP.IsValid() && len(p.held) < MaxHeld {
@@ -194,8 +225,14 @@ func (p *Pipeline) handle(ctx context.Context, o probes.Observation) {
 			p.release(ctx, ch.Device.IP)
 		}
 	}()
-	if ch.New && p.OnNew != nil {
-		p.OnNew(ch.Device)
+	if (ch.New || ch.IPChanged) && ch.Device.IP.IsValid() && p.OnAddress != nil {
+		p.OnAddress(ch.Device)
+	}
+	if o.Probe != "identity" {
+		if ch.New || ch.IPChanged {
+			p.recheck(ctx, ch.Device)
+		}
+		p.checkClaims(ctx, o, ch.Device)
 	}
 	p.mu.Lock()
 	wasPresent := p.seen[ch.Device.MAC]
@@ -225,7 +262,7 @@ func (p *Pipeline) release(ctx context.Context, ip netip.Addr) {
 	}
 	p.held = kept
 	for _, o := range ready {
-		p.handle(ctx, o)
+		p.apply(ctx, o)
 	}
 }
 
@@ -264,13 +301,19 @@ func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, prese
 	if p.Enforcer == nil && view.Flagged && (!had || !prev.Flagged || prev.Action != view.Action) {
 		p.event(ctx, report.EvtDeviceFlagged, view)
 	}
+	if p.Enforcer == nil && view.Status == report.StatusReview && (!had || prev.Status != report.StatusReview) {
+		p.event(ctx, report.EvtDeviceReview, view)
+	}
 }
 
 func (p *Pipeline) event(ctx context.Context, typ string, v report.Device) {
 	e := report.Event{Type: typ, Time: p.Now(), MAC: v.MAC, Data: map[string]any{
 		"ip": v.IP, "maker": v.Maker, "brand": v.Brand, "model": v.Model, "serial": v.Serial,
-		"confidence": v.Confidence, "flagged": v.Flagged, "action": v.Action,
+		"confidence": v.Confidence, "flagged": v.Flagged, "action": v.Action, "status": v.Status,
 	}}
+	if v.Status == report.StatusReview {
+		e.Data["candidates"], e.Data["review"] = v.Candidates, v.Review
+	}
 	if err := p.Reporter.Event(ctx, e); err != nil {
 		p.Log.Error("report event", "type", typ, "mac", v.MAC, "err", err)
 	}
@@ -279,6 +322,7 @@ func (p *Pipeline) event(ctx context.Context, typ string, v report.Device) {
 func sameView(a, b report.Device) bool {
 	return a.IP == b.IP && a.Maker == b.Maker && a.Brand == b.Brand && a.Model == b.Model && a.Serial == b.Serial &&
 		a.Firmware == b.Firmware && a.Flagged == b.Flagged && a.Confidence == b.Confidence && a.Action == b.Action &&
+		a.Status == b.Status && slices.Equal(a.Review, b.Review) && slices.Equal(a.Candidates, b.Candidates) &&
 		slices.Equal(a.Conflicts, b.Conflicts) && slices.Equal(a.Components, b.Components) &&
 		slices.Equal(a.Evidence, b.Evidence)
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestPipelineReportsChangesOnceAndFlags(t *testing.T) {
 	p.Enforcer = nil
 	p.SetPolicy(enforce.DefaultPolicy())
 	var newHosts []string
-	p.OnNew = func(d inventory.Device) { newHosts = append(newHosts, d.MAC) }
+	p.OnAddress = func(d inventory.Device) { newHosts = append(newHosts, d.MAC) }
 	ctx := context.Background()
 
 	p.Sink(camObs(c, "arp", "arp.op", "gratuitous"))
@@ -94,7 +95,7 @@ func TestPipelineReportsChangesOnceAndFlags(t *testing.T) {
 		t.Fatalf("after ARP: %+v", rec.Devices)
 	}
 	if !slices.Equal(newHosts, []string{cam.String()}) {
-		t.Fatalf("OnNew calls %v", newHosts)
+		t.Fatalf("OnAddress calls %v", newHosts)
 	}
 	p.Sink(camObs(c, "sadp", "sadp.model", "DS-2CD2385G1-I"))
 	p.Drain(ctx)
@@ -176,5 +177,113 @@ func TestIPOnlyObservationWaitsForItsMAC(t *testing.T) {
 	last := rec.Devices[len(rec.Devices)-1]
 	if last.Maker != "hikvision" || last.MAC != cam.String() {
 		t.Fatalf("held observation not applied once the IP resolved: %+v", last)
+	}
+}
+
+// A device first seen without an IPv4 address (IPv6 ND, MLD, LLDP) is handed
+// to the prober the moment it has one, not when its first frame arrived (a
+// probe queued then had nowhere to go and was dropped for good).
+func TestDeviceSeenFirstWithoutIPv4IsProbedOnceAddressed(t *testing.T) {
+	c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	p, _, _ := newTestPipeline(t, c)
+	var addressed []string
+	p.OnAddress = func(d inventory.Device) { addressed = append(addressed, d.MAC+" "+d.IP.String()) }
+	ctx := context.Background()
+	p.Sink(probes.Observation{Time: c.t, MAC: cam, Probe: "ipv6", Facts: []probes.Fact{probes.F("ipv6.eui64", cam.String())}})
+	p.Sink(probes.Observation{Time: c.t, MAC: cam, Probe: "lldp", Facts: []probes.Fact{probes.F("lldp.system_name", "cam")}})
+	p.Drain(ctx)
+	if len(addressed) != 0 {
+		t.Fatalf("handed to the prober without an address: %v", addressed)
+	}
+	p.Sink(camObs(c, "arp", "arp.op", "gratuitous"))
+	p.Sink(camObs(c, "arp", "arp.op", "gratuitous"))
+	p.Drain(ctx)
+	if want := []string{cam.String() + " 198.18.1.10"}; !slices.Equal(addressed, want) {
+		t.Fatalf("OnAddress calls %v, want %v", addressed, want)
+	}
+}
+
+// A probe cannot state identity.* facts: only the pipeline decides that a
+// sender speaks for another device.
+func TestProbeCannotStateIdentityFacts(t *testing.T) {
+	c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	p, _, _ := newTestPipeline(t, c)
+	o := camObs(c, "http", "http.server", "x", classify.FactClaimsOther, "forged", "http.title", "y")
+	p.Sink(o)
+	p.Drain(context.Background())
+	d, _ := p.Inv.Get(cam.String())
+	if _, ok := d.Value(classify.FactClaimsOther); ok {
+		t.Fatal("a probe's identity fact reached the inventory")
+	}
+	if v, _ := d.Value("http.title"); v != "y" {
+		t.Fatalf("facts after the stripped one lost: %+v", d.Facts)
+	}
+	if o.Facts[1].Key != classify.FactClaimsOther {
+		t.Fatal("the probe's own slice was modified")
+	}
+}
+
+// A reply that names another device's MAC or IP marks its sender, whichever
+// of the two the pipeline meets first, and never gives the named device the
+// sender's facts; a payload MAC nobody holds is only a fact.
+func TestClaimOfAnotherDeviceMarksTheSender(t *testing.T) {
+	axis := net.HardwareAddr{0xac, 0xcc, 0x8e, 0, 0, 9}
+	pc := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
+	axisIP, pcIP := netip.MustParseAddr("198.18.1.20"), netip.MustParseAddr("198.18.1.30")
+	reply := func(c *clock, kv ...string) probes.Observation {
+		o := probes.Observation{Time: c.t, IP: pcIP, Probe: "sadp", Facts: []probes.Fact{probes.F("sadp.seen", "reply")}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			o.Facts = append(o.Facts, probes.F(kv[i], kv[i+1]))
+		}
+		return o
+	}
+	for _, tc := range []struct {
+		name       string
+		claim      []string
+		axisFirst  bool
+		wantMarked bool
+	}{
+		{"names the Axis MAC, Axis known", []string{"sadp.mac", axis.String()}, true, true},
+		{"names the Axis MAC, Axis seen later", []string{"sadp.mac", "AC-CC-8E-00-00-09"}, false, true},
+		{"names the Axis IP", []string{"sadp.ipv4", axisIP.String()}, true, true},
+		{"names the Axis IP, Axis seen later", []string{"sadp.ipv4", axisIP.String()}, false, true},
+		{"names a MAC nobody holds", []string{"sadp.mac", "02:12:34:56:78:9a"}, true, false},
+		{"names its own addresses", []string{"sadp.mac", pc.String(), "sadp.ipv4", pcIP.String()}, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+			p, _, _ := newTestPipeline(t, c)
+			ctx := context.Background()
+			axisObs := probes.Observation{Time: c.t, MAC: axis, IP: axisIP, Probe: "arp", Facts: []probes.Fact{probes.F("arp.op", "reply")}}
+			p.Sink(probes.Observation{Time: c.t, MAC: pc, IP: pcIP, Probe: "arp", Facts: []probes.Fact{probes.F("arp.op", "reply")}})
+			if tc.axisFirst {
+				p.Sink(axisObs)
+			}
+			p.Sink(reply(c, tc.claim...))
+			if !tc.axisFirst {
+				p.Sink(axisObs)
+			}
+			p.Drain(ctx)
+			pcDev, _ := p.Inv.Get(pc.String())
+			_, marked := pcDev.Value(classify.FactClaimsOther)
+			if marked != tc.wantMarked {
+				t.Fatalf("sender marked = %v, want %v (facts %+v)", marked, tc.wantMarked, pcDev.Facts)
+			}
+			if p.Inv.Len() != 2 {
+				t.Fatalf("%d devices, want the two real ones (no phantom)", p.Inv.Len())
+			}
+			ax, _ := p.Inv.Get(axis.String())
+			for _, f := range ax.Facts {
+				if strings.HasPrefix(f.Key, "sadp.") || strings.HasPrefix(f.Key, "identity.") {
+					t.Fatalf("the named device got the sender's fact %v", f)
+				}
+			}
+			if marked {
+				v := classify.Classify(nil, classify.Input{MAC: pcDev.HardwareAddr(), Facts: pcDev.ProbeFacts()})
+				if !v.Undetermined() || v.Maker != "" {
+					t.Fatalf("marked sender's verdict: maker %q review %q", v.Maker, v.Review)
+				}
+			}
+		})
 	}
 }

@@ -286,7 +286,7 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 				Concurrency: cfg.Probing.Concurrency, PerHost: cfg.Probing.PerHost, Timeout: cfg.Probing.Timeout,
 				Discovery: cfg.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(cfg.Probing.RatePPS), cfg.Probing.RatePPS),
 				Log: log, Target: targetFrom(inv)}
-			pipe.OnNew = func(d inventory.Device) { s.Enqueue(d.MAC) }
+			pipe.OnAddress = func(d inventory.Device) { s.Enqueue(d.MAC) }
 			// Re-probe a device while it is still not identified with at
 			// least strong confidence (bounded by DefaultRetry).
 			s.Again = func(mac string) bool {

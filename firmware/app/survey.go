@@ -55,7 +55,7 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 		Concurrency: o.Probing.Concurrency, PerHost: o.Probing.PerHost, Timeout: o.Probing.Timeout,
 		Discovery: o.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(o.Probing.RatePPS), o.Probing.RatePPS),
 		Log: o.Log, Target: targetFrom(inv)}
-	p.OnNew = func(d inventory.Device) { s.Enqueue(d.MAC) }
+	p.OnAddress = func(d inventory.Device) { s.Enqueue(d.MAC) }
 
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()

@@ -24,15 +24,29 @@ type Decision struct {
 	Reason  string `json:"reason,omitempty"`
 	// Target is the flagged maker or component that matched.
 	Target string `json:"target,omitempty"`
+	// Review is set for a device whose maker is undetermined
+	// (classify.Verdict.Review): never flagged or acted on, shown on the
+	// alert LED until an allow-list entry or a signature settles it.
+	Review bool `json:"review,omitempty"`
 }
 
-// Decide applies p to d at now. It flags by maker or by restricted component,
+// Decide applies p to d at now. A verdict under review is never flagged or
+// acted on (Decision.Review). Otherwise it flags by maker or by restricted component,
 // never by brand; an allow-list entry (by MAC or serial, not expired) turns a
 // flag into "allowed"; an isolate action with less confidence than the
 // policy's minimum (never below Strong) is downgraded to alert. A device with
 // no confidence at all is not flagged.
 func Decide(p Policy, d Device, now time.Time) Decision {
 	v := d.Verdict
+	if v.Undetermined() {
+		// Undetermined never acts, whatever the candidates: a wrong cut
+		// costs a site its cameras. An allow-list entry is the installer
+		// saying they checked the device.
+		if a, ok := allowed(p.AllowList, d, now); ok {
+			return Decision{Reason: fmt.Sprintf("undetermined maker; allow-listed by %s: %s", a.by, a.Reason)}
+		}
+		return Decision{Review: true, Reason: "undetermined maker (" + strings.Join(v.Candidates, " or ") + "): review"}
+	}
 	if v.Confidence == classify.None {
 		return Decision{}
 	}

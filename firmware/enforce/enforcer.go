@@ -278,6 +278,14 @@ func (e *Enforcer) redecide(t *tracked, now time.Time) {
 		}})
 		e.log.Warn("device flagged", "mac", t.dev.MAC, "action", t.dec.Action, "reason", t.dec.Reason)
 	}
+	if t.dec.Review && t.present && !old.Review {
+		v := t.dev.Verdict
+		e.emit(report.Event{Type: report.EvtDeviceReview, Time: now, MAC: t.dev.MAC, Data: map[string]any{
+			"candidates": v.Candidates, "review": v.Review, "reason": t.dec.Reason,
+			"policy_version": e.policy.Version,
+		}})
+		e.log.Warn("device needs review", "mac", t.dev.MAC, "candidates", v.Candidates)
+	}
 }
 
 // Acknowledge records that someone has seen the cut (source names who:
@@ -628,7 +636,7 @@ func (e *Enforcer) patterns(now time.Time) map[string]board.Pattern {
 	if !e.activityAt.IsZero() && now.Sub(e.activityAt) < activityWindow {
 		p[board.LEDActivity] = board.On
 	}
-	isolate, alert := false, false
+	isolate, alert, review := false, false, false
 	for _, t := range e.devices {
 		if !t.present {
 			continue
@@ -639,12 +647,15 @@ func (e *Enforcer) patterns(now time.Time) map[string]board.Pattern {
 		case ActionAlert:
 			alert = true
 		}
+		review = review || t.dec.Review
 	}
 	switch {
 	case isolate || e.st.Cut && e.st.AckedAt.IsZero():
 		p[board.LEDAlert] = board.FastBlink
 	case alert || e.st.Cut:
 		p[board.LEDAlert] = board.SlowBlink
+	case review:
+		p[board.LEDAlert] = board.On
 	default:
 		p[board.LEDAlert] = board.Off
 	}

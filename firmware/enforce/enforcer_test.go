@@ -534,3 +534,31 @@ func TestPruneForgetsOldDevices(t *testing.T) {
 		t.Fatalf("%d gone devices kept", n)
 	}
 }
+
+// A device whose maker is undetermined never isolates, even when every
+// candidate is a maker the policy isolates; it lights the alert LED
+// steadily and says so once with device_review; an allow-list entry settles
+// it; a real isolating device still cuts next to it.
+func TestReviewNeverActs(t *testing.T) {
+	pol := isolating("hikvision", "dahua")
+	h := newHarness(t, pol, "")
+	review := Device{MAC: macA, Verdict: classify.Verdict{Confidence: classify.None,
+		Candidates: []string{"dahua", "hikvision"}, Review: []string{"strong evidence for two makers"}}}
+	if d := h.e.Update(review, true); d.Flagged || d.Action != ActionNone || !d.Review {
+		t.Fatalf("decision %+v, want review without action", d)
+	}
+	h.wantCut(false, "review")
+	h.wantLED(board.LEDAlert, board.On, "review only")
+	h.e.Update(review, true)
+	if n := h.count(report.EvtDeviceReview); n != 1 {
+		t.Fatalf("%d device_review events, want 1 (%v)", n, h.types())
+	}
+	h.e.Update(hik(macB, classify.Definitive), true)
+	h.wantCut(true, "isolating device next to a review")
+	h.wantLED(board.LEDAlert, board.FastBlink, "isolating outranks review")
+
+	pol.AllowList = []Allow{{MAC: macA, Reason: "checked on site: Axis label, Axis web UI"}}
+	if d := Decide(pol, review, t0); d.Review || d.Flagged {
+		t.Fatalf("allow-listed review: %+v", d)
+	}
+}

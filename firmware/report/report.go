@@ -33,12 +33,27 @@ type Device struct {
 	Components []string  `json:"components,omitempty"`
 	FirstSeen  time.Time `json:"first_seen,omitzero"`
 	LastSeen   time.Time `json:"last_seen,omitzero"`
+	// Status is the one-word outcome: flagged, clean (maker named, not
+	// flagged), review (maker undetermined: Review says why, Candidates
+	// names the makers the evidence points at) or unknown (no maker).
+	Status     string   `json:"status"`
+	Review     []string `json:"review,omitempty"`
+	Candidates []string `json:"candidates,omitempty"`
 }
+
+// Device statuses.
+const (
+	StatusFlagged = "flagged"
+	StatusClean   = "clean"
+	StatusReview  = "review"
+	StatusUnknown = "unknown"
+)
 
 // Event types published under evt/{type}.
 const (
 	EvtDeviceNew      = "device_new"
 	EvtDeviceFlagged  = "device_flagged"
+	EvtDeviceReview   = "device_review" // maker undetermined: a person must settle it
 	EvtDeviceGone     = "device_gone"
 	EvtRelayCut       = "relay_cut"
 	EvtRelayRestored  = "relay_restored"

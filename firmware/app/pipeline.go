@@ -35,10 +35,10 @@ type Enforcer interface {
 // goroutine (Run) does all of this in order, so a device's updates are never
 // reordered; probes only ever block on a bounded channel.
 type Pipeline struct {
-	Inv       *inventory.Inventory
-	Classify  Classifier
-	Enforcer  Enforcer        // nil in a survey
-	Reporter  report.Reporter // nil in a survey
+	Inv      *inventory.Inventory
+	Classify Classifier
+	Enforcer Enforcer        // nil in a survey
+	Reporter report.Reporter // nil in a survey
 	// OnAddress is called when a device first has an IPv4 address (or its
 	// address changes), whatever frame first showed it: that is when it can
 	// be probed. A device first seen by IPv6 ND, MLD or LLDP gets it later.

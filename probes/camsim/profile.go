@@ -45,7 +45,40 @@ type Profile struct {
 	MDNS  *MDNSProfile  `yaml:"mdns"`
 	// TCP lists raw TCP services that answer any bytes with a fixed reply
 	// (Hikvision 8000, Dahua 37777), as hex.
-	TCP []TCPBanner `yaml:"tcp"`
+	TCP    []TCPBanner    `yaml:"tcp"`
+	Telnet *TelnetProfile `yaml:"telnet"`
+	FTP    *FTPProfile    `yaml:"ftp"`
+	SNMP   *SNMPProfile   `yaml:"snmp"`
+}
+
+// TelnetProfile is a telnet server that greets like BusyBox telnetd: it
+// offers its options, then prints Banner after a blank line and waits.
+// Banner is what the telnet prober reports as telnet.banner, e.g.
+// {banner: "192.0.0.64 login:"}; a "\n" in it becomes a line break.
+type TelnetProfile struct {
+	Port   int    `yaml:"port"` // default 23
+	Banner string `yaml:"banner"`
+}
+
+// FTPProfile is an FTP server's greeting: it sends "220 <banner>" (a
+// multi-line 220 reply when Banner holds "\n") and refuses every login.
+// Banner is what the FTP prober reports as ftp.banner, without the code,
+// e.g. {banner: "Welcome to Network Camera FTP Server"}.
+type FTPProfile struct {
+	Port   int    `yaml:"port"` // default 21
+	Banner string `yaml:"banner"`
+}
+
+// SNMPProfile is an SNMP v2c agent answering GET for sysDescr.0 and
+// sysObjectID.0 to one community, e.g. {community: lab-ro, sys_descr:
+// "...", sys_object_id: "1.3.6.1.4.1.39165.1.1"}. A request with another
+// community gets no answer, as real agents do. The facts the SNMP prober
+// reports are snmp.sys_descr and snmp.sys_object_id with these values.
+type SNMPProfile struct {
+	Port        int    `yaml:"port"`      // UDP; default 161
+	Community   string `yaml:"community"` // required: there is no default community
+	SysDescr    string `yaml:"sys_descr"`
+	SysObjectID string `yaml:"sys_object_id"` // dotted, leading dot optional; "" answers noSuchInstance
 }
 
 // HTTPProfile is what the device's web server shows.

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -16,7 +18,11 @@ import (
 )
 
 // Analyze identifies the devices in a pcap/pcapng capture with the same
-// passive decoders the daemon runs, and returns them as survey does.
+// passive decoders the daemon runs, and returns them as survey does. A
+// damaged capture gives the devices seen before the damage together with
+// the *capture.DamagedError that says where it is and how much was read:
+// a capture cut short is still evidence, but nobody should take it for a
+// whole one.
 func Analyze(ctx context.Context, path string, pol enforce.Policy, log *slog.Logger) ([]report.Device, error) {
 	src, err := capture.OpenFile(path)
 	if err != nil {
@@ -28,6 +34,9 @@ func Analyze(ctx context.Context, path string, pol enforce.Policy, log *slog.Log
 	// A file is read as fast as it decodes: apply each observation as it
 	// comes instead of through the bounded queue, so nothing is dropped.
 	if _, err := capture.Run(ctx, src, reg, func(o probes.Observation) { p.handle(ctx, o) }, log); err != nil {
+		if d := (*capture.DamagedError)(nil); errors.As(err, &d) {
+			return p.Devices(), fmt.Errorf("%s: %w", path, d)
+		}
 		return nil, err
 	}
 	return p.Devices(), nil

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"io"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -136,7 +136,7 @@ func TestFileSourceRejects(t *testing.T) {
 	if _, err := capture.NewFileSource(&buf); err == nil {
 		t.Error("Linux cooked capture accepted as Ethernet")
 	}
-	// a file cut mid-packet ends like a complete one
+	// a file cut mid-packet gives the packets before the cut, then says so
 	full := writePcap(t, testFrames(t))
 	src, err := capture.NewFileSource(bytes.NewReader(full[:len(full)-2]))
 	if err != nil {
@@ -147,8 +147,9 @@ func TestFileSourceRejects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := src.ReadPacket(); err != io.EOF {
-		t.Fatalf("truncated tail: %v, want io.EOF", err)
+	var d *capture.DamagedError
+	if _, err := src.ReadPacket(); !errors.As(err, &d) || d.Packets != 4 || d.Index != 5 {
+		t.Fatalf("truncated tail: %v, want damage in record 5 after 4 packets", err)
 	}
 }
 

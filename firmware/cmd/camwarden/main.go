@@ -23,9 +23,11 @@ import (
 	"github.com/camwarden/camwarden/board"
 	"github.com/camwarden/camwarden/firmware/app"
 	"github.com/camwarden/camwarden/firmware/buildinfo"
+	"github.com/camwarden/camwarden/firmware/cliflag"
 	"github.com/camwarden/camwarden/firmware/config"
 	"github.com/camwarden/camwarden/firmware/report"
 	"github.com/camwarden/camwarden/ota/update"
+	"github.com/camwarden/camwarden/probes/capture"
 	"golang.org/x/term"
 )
 
@@ -39,7 +41,7 @@ type command struct {
 var commands = map[string]command{
 	"run":        {"run the appliance daemon", cmdRun},
 	"survey":     {"identify every device on a VLAN now and print a table or JSON", cmdSurvey},
-	"analyze":    {"identify devices from a pcap/pcapng capture file, offline", cmdAnalyze},
+	"analyze":    {"identify devices from a pcap/pcapng capture file, offline (exit 3: file damaged, partial result)", cmdAnalyze},
 	"explain":    {"explain in plain words why a device got its verdict", cmdExplain},
 	"status":     {"print the running daemon's state", cmdStatus},
 	"board-test": {"cycle each LED (and the relay with --relay) on a real board", cmdBoardTest},
@@ -73,13 +75,22 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintf(stderr, "camwarden %s: %v\n", args[0], err)
+		if errors.As(err, new(*capture.DamagedError)) {
+			return ExitDamaged
+		}
 		return 1
 	}
 	return 0
 }
 
+// ExitDamaged is analyze's exit code for a damaged capture: the devices
+// read before the damage are printed as usual, the damage goes to stderr,
+// and scripts can tell a partial answer (3) from a failure (1), a usage
+// error (2) and a whole capture (0).
+const ExitDamaged = 3
+
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "camwarden %s: finds and flags restricted CCTV equipment on a camera VLAN\n\nUsage: camwarden COMMAND [flags]\n\nCommands:\n", buildinfo.Version)
+	fmt.Fprintf(w, "camwarden %s: finds and flags restricted CCTV equipment on a camera VLAN\n\nUsage: camwarden COMMAND [flags and arguments, in any order; -- ends the flags]\n\nCommands:\n", buildinfo.Version)
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -118,7 +129,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", defaultConfig, "configuration file")
 	view := fs.Bool("view", false, "redraw the live inventory on the terminal (demo)")
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	cfg, found, err := loadConfig(*cfgPath, flagSet(fs, "config"))
@@ -189,7 +200,7 @@ func cmdSurvey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	asJSON := fs.Bool("json", false, "print the survey JSON instead of a table")
 	loadCfg := configFlag(fs, "configuration file for probe settings and credentials (optional)")
 	verbose := fs.Bool("v", false, "log probe details to stderr")
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if *iface == "" {
@@ -240,7 +251,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := newFlags("analyze", stderr)
 	asJSON := fs.Bool("json", false, "print the survey JSON instead of a table")
 	loadCfg := configFlag(fs, "configuration file for the policy (optional)")
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -255,17 +266,20 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	devs, err := app.Analyze(ctx, fs.Arg(0), pol, logger(stderr, "warn"))
-	if err != nil {
+	if err != nil && !errors.As(err, new(*capture.DamagedError)) {
 		return err
 	}
-	return writeDevices(stdout, devs, *asJSON)
+	if werr := writeDevices(stdout, devs, *asJSON); werr != nil {
+		return werr
+	}
+	return err
 }
 
 func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("explain", stderr)
 	from := fs.String("from", "", "a survey/analyze JSON file (default: the running daemon's state)")
 	loadCfg := configFlag(fs, "configuration file (for state_dir)")
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -305,7 +319,7 @@ func cmdStatus(_ context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("status", stderr)
 	loadCfg := configFlag(fs, "configuration file (for state_dir)")
 	asJSON := fs.Bool("json", false, "print the raw state snapshot")
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	cfg, _, err := loadCfg()
@@ -328,7 +342,7 @@ func cmdBoardTest(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := newFlags("board-test", stderr)
 	loadCfg := configFlag(fs, "configuration file (board section)")
 	relay := fs.Bool("relay", false, "also click the relay (cuts the uplink briefly!)")
-	if err := fs.Parse(args); err != nil {
+	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
 	cfg, _, err := loadCfg()
@@ -354,7 +368,7 @@ func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 	case "check":
 		fs := newFlags("config check", stderr)
 		cfgPath := fs.String("config", defaultConfig, "configuration file")
-		if err := fs.Parse(args[1:]); err != nil {
+		if err := cliflag.Parse(fs, args[1:]); err != nil {
 			return err
 		}
 		c, err := config.Load(*cfgPath)

@@ -40,7 +40,7 @@ func runCmdSend(ctx context.Context, args []string, out io.Writer) error {
 	app := fs.String("appliance", "", "target appliance id")
 	ttl := fs.Duration("ttl", 5*time.Minute, "command lifetime (expires_at = now + ttl; at most 24h)")
 	wait := fs.Duration("timeout", 15*time.Second, "how long to wait for the appliance's answer")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if *app == "" || *app == "fleet" || strings.ContainsAny(*app, "/+#") {
@@ -53,7 +53,7 @@ func runCmdSend(ctx context.Context, args []string, out io.Writer) error {
 	cargs := map[string]string{}
 	for _, kv := range fs.Args()[1:] {
 		if strings.HasPrefix(kv, "-") {
-			return fmt.Errorf("cmd send: flag %q after the command name: flags go before NAME", kv)
+			return fmt.Errorf("cmd send: argument %q: want key=value (flags may stand anywhere before --)", kv)
 		}
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {

@@ -47,7 +47,7 @@ func runExport(ctx context.Context, args []string, out io.Writer) error {
 	outFile := fs.String("out", "", "write here (atomically) instead of standard output")
 	timeout := fs.Duration("timeout", 10*time.Second, "longest wait for the retained state")
 	quiet := fs.Duration("quiet", 500*time.Millisecond, "stop this long after the last retained message")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != "csv" && *format != "json" {

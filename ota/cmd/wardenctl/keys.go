@@ -58,14 +58,14 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	switch sub {
 	case "init":
 		validity := fs.Duration("validity", 2*365*24*time.Hour, "how long the signing keys are valid")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		return keysInit(*dir, *validity, out)
 	case "rotate":
 		validity := fs.Duration("validity", 2*365*24*time.Hour, "how long the new key is valid")
 		overlap := fs.Duration("overlap", 7*24*time.Hour, "how long the old keys of the role stay valid")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -77,7 +77,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return keysRotate(*dir, role, *validity, *overlap, out)
 	case "revoke":
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -85,7 +85,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		}
 		return keysRevoke(*dir, fs.Arg(0), out)
 	case "reset-floor":
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
@@ -99,7 +99,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 	case "push":
 		var b brokerFlags
 		b.add(fs)
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		kd, err := loadKeyDir(*dir, false)
@@ -112,7 +112,7 @@ func runKeys(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "pushed key set v%d to %s\n", kd.keySet.Version, KeysTopic)
 		return nil
 	case "show":
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		kd, err := loadKeyDir(*dir, false)

@@ -49,7 +49,7 @@ func runOTA(ctx context.Context, args []string, out io.Writer) error {
 		app := fs.String("appliance", "", "push to camwarden/v1/ID/ota/job")
 		version := fs.String("version", "", "release version (as given to wardenctl release)")
 		repo := fs.String("repository", "", "https URL of the served repository")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if *fleet == (*app != "") {
@@ -78,7 +78,7 @@ func runOTA(ctx context.Context, args []string, out io.Writer) error {
 	case "status":
 		timeout := fs.Duration("timeout", 10*time.Second, "longest wait for the retained statuses")
 		quiet := fs.Duration("quiet", 500*time.Millisecond, "stop this long after the last one")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		st, err := collectOTA(ctx, &b, *timeout, *quiet)

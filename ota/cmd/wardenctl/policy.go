@@ -37,7 +37,7 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 		in := fs.String("in", "", "policy (YAML or JSON)")
 		outFile := fs.String("out", "", "signed policy to write (default: stdout)")
 		valid := fs.Duration("valid", 30*24*time.Hour, "expires_at = issued_at + this, when the policy has no expires_at")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if *in == "" {
@@ -51,7 +51,7 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 		in := fs.String("in", "", "signed policy (from policy sign)")
 		fleet := fs.Bool("fleet", false, "push to camwarden/v1/fleet/policy (every appliance in the policy's scope)")
 		app := fs.String("appliance", "", "push to camwarden/v1/ID/policy")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if *fleet == (*app != "") {
@@ -85,7 +85,7 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 		b.add(fs)
 		timeout := fs.Duration("timeout", 10*time.Second, "longest wait for the retained reports")
 		quiet := fs.Duration("quiet", 500*time.Millisecond, "stop this long after the last report")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		reps, err := collectReports(ctx, &b, *timeout, *quiet)

@@ -61,7 +61,7 @@ func runRelease(_ context.Context, args []string, out io.Writer) error {
 	outDir := fs.String("out", "", "repository directory to write (created; other releases in it are kept)")
 	bins := binFlags{}
 	fs.Var(bins, "bin", "ARCH=PATH of a binary (arm64, armv7, armv6, amd64); repeat per architecture")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {

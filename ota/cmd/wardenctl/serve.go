@@ -24,7 +24,7 @@ func runServe(ctx context.Context, args []string, out io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8443", "listen address")
 	cert := fs.String("cert", "", "TLS certificate (PEM; the appliances must trust its CA)")
 	key := fs.String("key", "", "TLS key (PEM)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" || *cert == "" || *key == "" {

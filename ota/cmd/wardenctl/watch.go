@@ -23,7 +23,7 @@ func runWatch(ctx context.Context, args []string, out io.Writer) error {
 	once := fs.Bool("once", false, "print one snapshot of the retained state and exit")
 	timeout := fs.Duration("timeout", 10*time.Second, "with --once: longest wait for the retained state")
 	quiet := fs.Duration("quiet", 500*time.Millisecond, "with --once: stop this long after the last retained message")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *once {

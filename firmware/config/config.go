@@ -214,9 +214,33 @@ func Parse(b []byte) (Config, error) {
 
 var (
 	idRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
-	pinRE   = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
+	pinRE   = regexp.MustCompile(`^GPIO(0|[1-9][0-9]?)$`)
 	ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,15}$`)
 )
+
+// maxBCMPin is the highest BCM GPIO number of the Pi SoCs (BCM2711 has
+// GPIO0..GPIO57; the others have fewer).
+const maxBCMPin = 57
+
+// checkPin says what is wrong with a GPIO pin name, or "" if nothing is.
+// The one form accepted is the one every Pi names its lines by through
+// the GPIO character device, which is how board/periph finds them: GPIOn,
+// BCM numbering. periph also knows bare numbers ("17") and function names
+// ("PWM0"), but only through its register driver on older Pis, and a
+// function name moves with the pin's mode.
+func checkPin(name string) string {
+	if !pinRE.MatchString(name) {
+		return "not a GPIO pin name: want GPIOn with the BCM number, e.g. GPIO17"
+	}
+	n := 0
+	for _, d := range name[len("GPIO"):] {
+		n = n*10 + int(d-'0')
+	}
+	if n > maxBCMPin {
+		return fmt.Sprintf("no such BCM pin: the Raspberry Pi SoCs have GPIO0..GPIO%d", maxBCMPin)
+	}
+	return ""
+}
 
 // FieldError names the configuration field that is wrong.
 type FieldError struct {
@@ -333,16 +357,34 @@ func (c *Config) Validate() error {
 	default:
 		bad("board.kind", b.Kind, "want periph, console or none")
 	}
-	for name, pin := range b.LEDs {
+	// Pins are checked here, not first at `run` on the Pi: a typo or a pin
+	// wired to two things would otherwise pass `config check` and fail on
+	// the appliance, or drive the relay from an LED's line.
+	pinUser := map[string]string{}
+	pin := func(field, name string) {
+		if why := checkPin(name); why != "" {
+			bad(field, name, "%s", why)
+			return
+		}
+		if prev, ok := pinUser[name]; ok {
+			bad(field, name, "pin already used by %s", prev)
+			return
+		}
+		pinUser[name] = field
+	}
+	leds := make([]string, 0, len(b.LEDs))
+	for name := range b.LEDs {
+		leds = append(leds, name)
+	}
+	slices.Sort(leds) // the first user of a pin is the same on every run
+	for _, name := range leds {
 		if !slices.Contains([]string{"power", "activity", "alert", "uplink", "broker"}, name) {
 			bad("board.leds."+name, name, "unknown LED (have power, activity, alert, uplink, broker)")
 		}
-		if !pinRE.MatchString(pin) {
-			bad("board.leds."+name, pin, "not a GPIO pin name like GPIO17")
-		}
+		pin("board.leds."+name, b.LEDs[name])
 	}
-	if b.Relay.Pin != "" && !pinRE.MatchString(b.Relay.Pin) {
-		bad("board.relay.pin", b.Relay.Pin, "not a GPIO pin name like GPIO27")
+	if b.Relay.Pin != "" {
+		pin("board.relay.pin", b.Relay.Pin)
 	}
 	if b.Relay.Active != "high" && b.Relay.Active != "low" {
 		bad("board.relay.active", b.Relay.Active, "want high or low")
@@ -350,8 +392,8 @@ func (c *Config) Validate() error {
 	if b.Relay.Contacts != "normally_closed" && b.Relay.Contacts != "normally_open" {
 		bad("board.relay.contacts", b.Relay.Contacts, "want normally_closed or normally_open")
 	}
-	if b.Button != "" && !pinRE.MatchString(b.Button) {
-		bad("board.button", b.Button, "not a GPIO pin name like GPIO22")
+	if b.Button != "" {
+		pin("board.button", b.Button)
 	}
 	if lr := b.LabRelay; lr != nil && (lr.Netns == "" || lr.Link == "") {
 		bad("board.lab_relay", fmt.Sprintf("%+v", *lr), "needs netns and link")

@@ -100,6 +100,11 @@ type HTTPProfile struct {
 	Paths map[string]int `yaml:"paths"`
 	// Bodies optionally gives the body for a path (e.g. ISAPI XML).
 	Bodies map[string]string `yaml:"bodies"`
+	// AnyPath is how the server answers other paths: "" or "404" (not
+	// found), "200" (the root page, like a single-page interface) or "401"
+	// (every path, including "/" and the configured ones, asks for
+	// credentials with the realm). See httpprobe.Responder.AnyPath.
+	AnyPath string `yaml:"any_path"`
 }
 
 // TLSProfile is the subject/issuer of the self-signed certificate.

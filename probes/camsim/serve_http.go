@@ -51,6 +51,13 @@ func serveHTTP(ctx context.Context, p *Profile, hp *HTTPProfile, h Host, defPort
 	if port == 0 {
 		port = defPort
 	}
+	switch hp.AnyPath {
+	case "", "404", "200", "401":
+	default:
+		// A misspelt mode must not quietly become a 404 server in a lab
+		// that meant to test another kind.
+		return fmt.Errorf("camsim: profile %s: any_path %q: want 404, 200 or 401", p.Name, hp.AnyPath)
+	}
 	ln, err := listenTCP(ctx, h, port)
 	if err != nil {
 		return err
@@ -69,6 +76,7 @@ func serveHTTP(ctx context.Context, p *Profile, hp *HTTPProfile, h Host, defPort
 		Headers:      map[string]string{},
 		Paths:        hp.Paths,
 		Bodies:       map[string]string{},
+		AnyPath:      hp.AnyPath,
 		Log:          log,
 	}
 	for k, v := range hp.Headers {

@@ -2,6 +2,7 @@ package camsim
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -178,4 +179,70 @@ func TestServeHTTPSProfiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// any_path makes the emulated web server answer unknown paths the three ways
+// real ones do; the replay lab and the HTTP prober's baseline tests use it.
+func TestServeHTTPAnyPath(t *testing.T) {
+	for _, mode := range []string{"404", "200", "401"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			p := Profile{Name: "anypath-" + mode, HTTP: &HTTPProfile{
+				Title: "Any", Realm: "AnyRealm", AuthScheme: "Basic", AnyPath: mode,
+				Paths:  map[string]int{"/known": 200},
+				Bodies: map[string]string{"/known": "known body"},
+			}}
+			h := startProfile(t, p, 80)
+			addr := fmt.Sprintf("127.0.0.1:%d", h.Port(80))
+			get := func(path string) (string, string, string) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines, body := rawGet(t, c, path)
+				auth := ""
+				for _, l := range lines[1:] {
+					if k, v, _ := strings.Cut(l, ": "); strings.EqualFold(k, "WWW-Authenticate") {
+						auth = v
+					}
+				}
+				return lines[0], auth, body
+			}
+			root, _, rootBody := get("/")
+			for _, path := range []string{"/", "/known", "/no/such/path", "/favicon.ico"} {
+				status, auth, body := get(path)
+				switch {
+				case mode == "401":
+					if !strings.Contains(status, " 401 ") || auth != `Basic realm="AnyRealm"` {
+						t.Errorf("%s: %q %q, want 401 with the Basic challenge", path, status, auth)
+					}
+					if _, _, other := get("/"); body != other {
+						t.Errorf("%s: 401 body differs from the root's", path)
+					}
+				case path == "/known":
+					if !strings.Contains(status, " 200 ") || body != "known body" {
+						t.Errorf("%s: %q %q, want the configured answer", path, status, body)
+					}
+				case path == "/":
+				case mode == "200":
+					if status != root || body != rootBody || !strings.Contains(body, "<title>Any</title>") {
+						t.Errorf("%s: %q %q, want the root page with 200", path, status, body)
+					}
+				default:
+					if !strings.Contains(status, " 404 ") {
+						t.Errorf("%s: %q, want 404", path, status)
+					}
+				}
+			}
+		})
+	}
+	t.Run("misspelt", func(t *testing.T) {
+		p := Profile{Name: "anypath-bad", HTTP: &HTTPProfile{AnyPath: "all"}}
+		h := Host{IP: netip.MustParseAddr("127.0.0.1"), PortOffset: freeOffset(t, 80)}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := Run(ctx, p, h, nil); err == nil || !strings.Contains(err.Error(), "any_path") {
+			t.Errorf("Run = %v, want an any_path error", err)
+		}
+	})
 }

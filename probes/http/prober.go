@@ -36,7 +36,9 @@ var VendorPaths = []string{
 
 // Prober limits.
 const (
-	MaxPaths       = 16 // vendor paths asked per host
+	// MaxPaths bounds the requests after GET / and its redirect: the
+	// baseline, the favicon and at most MaxPaths-2 vendor paths.
+	MaxPaths       = 16
 	DefaultTimeout = 3 * time.Second
 	maxXMLNS       = 4
 )
@@ -49,7 +51,7 @@ type DialFunc = probes.DialFunc
 type Prober struct {
 	TLS     bool
 	Port    int           // 80 or 443 when 0
-	Paths   []string      // vendor paths, VendorPaths when nil; at most MaxPaths are used
+	Paths   []string      // vendor paths, VendorPaths when nil; at most MaxPaths-2 are used
 	Timeout time.Duration // per request; DefaultTimeout when 0
 	Dial    DialFunc      // net.Dialer.DialContext when nil
 	Now     func() time.Time
@@ -75,11 +77,20 @@ func (p *Prober) Name() string {
 type reply struct {
 	head Head
 	body []byte
+	cut  bool // the body was longer than MaxBody or ended early
 }
 
-// Probe asks GET / (following at most one redirect on the same host) and
-// each vendor path, then emits what it learned, even when a later request
+// Probe asks GET / (following at most one redirect on the same host), a
+// random path that cannot exist (the baseline), each vendor path and
+// /favicon.ico, then emits what it learned, even when a later request
 // failed. It returns an error when the server could not be asked at all.
+//
+// The baseline is what keeps path facts honest: a server that protects its
+// whole site answers 401 everywhere, and a single-page interface answers 200
+// with the same page everywhere, so only a vendor path whose answer differs
+// from the baseline (another status, challenge or kind of document) becomes
+// an <prefix>.api fact; the favicon is hashed only when it is not the
+// baseline page either.
 func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
 	prefix := p.Name()
 	port := p.Port
@@ -161,12 +172,25 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	}
 	add("title", Title(page.body))
 
+	// A fresh random path per device and port, so no server can learn one
+	// path to answer differently.
+	var baseline *Answer
+	if r, err := p.get(ctx, addr, t.IP, BaselinePath(), onCert); err == nil {
+		b := AnswerOf(r.head, r.body)
+		baseline = &b
+		add("baseline", b.String())
+		noteHead(r.head)
+	} else {
+		// Without a baseline no path answer can be judged, so none is.
+		p.log().Debug("baseline", "addr", addr, "err", err)
+	}
+
 	paths := p.Paths
 	if paths == nil {
 		paths = VendorPaths
 	}
-	if len(paths) > MaxPaths {
-		paths = paths[:MaxPaths]
+	if len(paths) > MaxPaths-2 {
+		paths = paths[:MaxPaths-2]
 	}
 	var errs []error
 	xmlns := 0
@@ -182,11 +206,26 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 		}
 		add("path", path+" "+strconv.Itoa(r.head.Status))
 		noteHead(r.head)
+		if baseline != nil {
+			if a := AnswerOf(r.head, r.body); a.Counts(*baseline) {
+				add("api", path+" "+strconv.Itoa(a.Status)+" "+a.Shape)
+			}
+		}
 		if r.head.Status < 300 && xmlns < maxXMLNS {
 			for _, ns := range XMLNamespaces(r.body, maxXMLNS-xmlns) {
 				add("xmlns", ns)
 				xmlns++
 			}
+		}
+	}
+	if baseline != nil && ctx.Err() == nil {
+		if r, err := p.get(ctx, addr, t.IP, FaviconPath, onCert); err == nil {
+			if icon, ok := faviconOf(r, *baseline); ok {
+				add("favicon_mmh3", FaviconMMH3(icon))
+				add("favicon_md5", FaviconMD5(icon))
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("GET %s: %w", FaviconPath, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil && ctx.Err() != nil {
@@ -243,17 +282,20 @@ func (p *Prober) get(ctx context.Context, addr string, host netip.Addr, path str
 		return reply{}, err
 	}
 	var body io.Reader = br
+	want := int64(-1)
 	if strings.EqualFold(head.Get("Transfer-Encoding"), "chunked") {
 		body = httputil.NewChunkedReader(br)
 	} else if n, err := strconv.ParseInt(head.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
 		body = io.LimitReader(br, n)
+		want = n
 	}
 	b, err := io.ReadAll(io.LimitReader(body, MaxBody))
+	cut := err != nil || len(b) == MaxBody || want > int64(len(b))
 	if err != nil && len(b) == 0 && !errors.Is(err, io.ErrUnexpectedEOF) {
 		// The head is what matters most; a body cut short is still used.
 		p.log().Debug("read body", "addr", addr, "path", path, "err", err)
 	}
-	return reply{head: head, body: b}, nil
+	return reply{head: head, body: b, cut: cut}, nil
 }
 
 func hostHeader(host netip.Addr, addr string) string {

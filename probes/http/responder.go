@@ -42,6 +42,13 @@ type Responder struct {
 	Headers      map[string]string // extra headers on every answer
 	Paths        map[string]int    // path -> status
 	Bodies       map[string]string // path -> body
+	// AnyPath is how the server answers paths it does not serve, as real
+	// web servers differ: "" or "404" sends 404 (the default); "200" sends
+	// the root page with 200, as single-page interfaces do; "401" protects
+	// the whole site, answering every path, "/", configured paths and
+	// mounts alike, with the same 401 and challenge (Realm, Digest unless
+	// AuthScheme says Basic). Other values behave as "404".
+	AnyPath string
 	// Mounts hands every request whose path starts with a key to that
 	// handler (e.g. ONVIF SOAP at /onvif/); its answer still goes out with
 	// this responder's header style and Server header.
@@ -90,7 +97,9 @@ type response struct {
 func (r *Responder) respond(req *http.Request) []byte {
 	path := req.URL.Path
 	var resp response
-	if h, ok := r.mount(path); ok {
+	if r.AnyPath == "401" {
+		resp = r.challenge()
+	} else if h, ok := r.mount(path); ok {
 		resp = runHandler(h, req)
 	} else {
 		resp = r.banner(path)
@@ -120,13 +129,14 @@ func (r *Responder) banner(path string) response {
 		if s, ok := r.Paths["/"]; ok {
 			status = s
 		}
-		body := r.Bodies["/"]
-		if body == "" {
-			body = "<html><head><title>" + htmlEscape(r.Title) + "</title></head><body></body></html>"
-		}
-		return r.withAuth(status, response{status: status, body: []byte(body), header: [][2]string{{"Content-Type", "text/html"}}})
+		resp := r.rootPage()
+		resp.status = status
+		return r.withAuth(status, resp)
 	}
 	status, ok := r.Paths[path]
+	if !ok && r.AnyPath == "200" {
+		return r.rootPage()
+	}
 	if !ok {
 		return response{status: http.StatusNotFound, body: []byte("<html><body>404 Not Found</body></html>"), header: [][2]string{{"Content-Type", "text/html"}}}
 	}
@@ -137,15 +147,40 @@ func (r *Responder) banner(path string) response {
 	return r.withAuth(status, response{status: status, body: []byte(body), header: [][2]string{{"Content-Type", contentType(body)}}})
 }
 
+// rootPage is the front page with 200, also what AnyPath "200" sends for
+// every path the server does not serve.
+func (r *Responder) rootPage() response {
+	body := r.Bodies["/"]
+	if body == "" {
+		body = "<html><head><title>" + htmlEscape(r.Title) + "</title></head><body></body></html>"
+	}
+	return response{status: http.StatusOK, body: []byte(body), header: [][2]string{{"Content-Type", "text/html"}}}
+}
+
+// challenge is AnyPath "401"'s answer to every path: one fixed page, so
+// nothing but the path tells two answers apart.
+func (r *Responder) challenge() response {
+	resp := response{
+		status: http.StatusUnauthorized,
+		body:   []byte("<html><head><title>401 Unauthorized</title></head><body>401 Unauthorized</body></html>"),
+		header: [][2]string{{"Content-Type", "text/html"}},
+	}
+	return r.withAuthRealm(resp, r.Realm)
+}
+
 func (r *Responder) withAuth(status int, resp response) response {
 	if status != http.StatusUnauthorized || r.Realm == "" {
 		return resp
 	}
+	return r.withAuthRealm(resp, r.Realm)
+}
+
+func (r *Responder) withAuthRealm(resp response, realm string) response {
 	scheme := r.AuthScheme
 	if scheme == "" {
 		scheme = "Digest"
 	}
-	v := scheme + ` realm="` + r.Realm + `"`
+	v := scheme + ` realm="` + realm + `"`
 	if strings.EqualFold(scheme, "Digest") {
 		v += `, qop="auth", nonce="4e6a5a6b4d6a4130", opaque="", stale="FALSE"`
 	}

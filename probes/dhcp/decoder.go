@@ -53,6 +53,11 @@ func (Decoder) Decode(f *probes.Frame, emit probes.Sink) error {
 	}
 	if v, ok := m.Options[OptParams]; ok {
 		o.Facts = append(o.Facts, probes.F("dhcp.params", Params(v)))
+		// Only the messages a booting client sends carry its own defaults:
+		// INFORM and RELEASE often come from other software on the host.
+		if t := m.Type(); t == Discover || t == Request {
+			o.Facts = append(o.Facts, probes.F("dhcp.fingerprint", Fingerprint(v, m.Options[OptVendorClass])))
+		}
 	}
 	if v, ok := m.Options[OptClientID]; ok {
 		o.Facts = append(o.Facts, probes.F("dhcp.client_id", hex.EncodeToString(v)))

@@ -148,6 +148,17 @@ func Params(v []byte) string {
 	return b.String()
 }
 
+// Fingerprint is the DHCP fingerprint public collections key on: the
+// option 55 codes in the client's order, a "|", then the option 60 vendor
+// class as sent ("" when absent), e.g. "1,3,6,12,15,28,42|udhcp 1.20.2".
+// The order of option 55 comes from the DHCP client's code, not from
+// settings, so it names the client software (BusyBox udhcpc, dhcpcd, a
+// vendor stack); the vendor class narrows it. The codes never contain "|",
+// so the first one splits the two parts.
+func Fingerprint(params, vendorClass []byte) string {
+	return Params(params) + "|" + string(vendorClass)
+}
+
 // FQDN returns the domain name of an option 81 value (RFC 4702): three bytes
 // of flags and obsolete RCODEs, then the name, in DNS wire format when the E
 // flag is set and ASCII otherwise.

@@ -30,10 +30,12 @@ func TestDecoderGolden(t *testing.T) {
 	}{
 		{"udhcpc-discover.hex", "58:50:ed:c4:00:01", map[string]string{
 			"dhcp.msg": "discover", "dhcp.hostname": "HIKVISION", "dhcp.vendor_class": "udhcp 1.20.2",
-			"dhcp.params": "1,3,6,12,15,28,42", "dhcp.client_id": "015850edc40001"}},
+			"dhcp.params": "1,3,6,12,15,28,42", "dhcp.client_id": "015850edc40001",
+			"dhcp.fingerprint": "1,3,6,12,15,28,42|udhcp 1.20.2"}},
 		{"udhcpc-request.hex", "58:50:ed:c4:00:07", map[string]string{
 			"dhcp.msg": "request", "dhcp.hostname": "DS-2CD2385G1-I", "dhcp.vendor_class": "HIKVISION",
-			"dhcp.params": "1,3,6,12,15,28,42", "dhcp.client_id": "015850edc40007", "dhcp.fqdn": "cam7.lab.example"}},
+			"dhcp.params": "1,3,6,12,15,28,42", "dhcp.client_id": "015850edc40007", "dhcp.fqdn": "cam7.lab.example",
+			"dhcp.fingerprint": "1,3,6,12,15,28,42|HIKVISION"}},
 	}
 	for _, c := range cases {
 		obs, err := decodeFrame(t, probetest.GoldenHex(t, c.file))
@@ -159,6 +161,50 @@ func TestDecoderIgnores(t *testing.T) {
 	copy(f.Payload[236:], []byte{1, 2, 3, 4})
 	if err := (dhcp.Decoder{}).Decode(&f, func(probes.Observation) { t.Error("emitted for BOOTP") }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFingerprintOnlyFromBootMessages builds client messages with the same
+// options and checks which carry dhcp.fingerprint.
+func TestFingerprintOnlyFromBootMessages(t *testing.T) {
+	cases := []struct {
+		typ    byte
+		vendor string
+		params bool
+		want   string
+	}{
+		{dhcp.Discover, "udhcp 1.20.2", true, "1,3,6,12,15,28,42|udhcp 1.20.2"},
+		{dhcp.Request, "", true, "1,3,6,12,15,28,42|"},
+		{dhcp.Inform, "udhcp 1.20.2", true, ""},
+		{dhcp.Release, "udhcp 1.20.2", true, ""},
+		{dhcp.Discover, "udhcp 1.20.2", false, ""},
+	}
+	for _, c := range cases {
+		m, err := dhcpv4.New(dhcpv4.WithHwAddr(net.HardwareAddr{2, 0, 0, 0, 0, 5}), dhcpv4.WithMessageType(dhcpv4.MessageType(c.typ)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.vendor != "" {
+			m.UpdateOption(dhcpv4.OptClassIdentifier(c.vendor))
+		}
+		if c.params {
+			var codes []dhcpv4.OptionCode
+			for _, c := range []uint8{1, 3, 6, 12, 15, 28, 42} {
+				codes = append(codes, dhcpv4.GenericOptionCode(c))
+			}
+			m.UpdateOption(dhcpv4.OptParameterRequestList(codes...))
+		} else {
+			m.Options.Del(dhcpv4.OptionParameterRequestList)
+		}
+		fr := probes.Frame{IPProto: probes.ProtoUDP, SrcPort: 68, DstPort: 67, SrcIP: netip.IPv4Unspecified(),
+			Src: net.HardwareAddr{2, 0, 0, 0, 0, 5}, Payload: m.ToBytes()}
+		var got string
+		if err := (dhcp.Decoder{}).Decode(&fr, func(o probes.Observation) { got = probetest.Facts(o)["dhcp.fingerprint"] }); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("type %d vendor %q params %v: fingerprint %q, want %q", c.typ, c.vendor, c.params, got, c.want)
+		}
 	}
 }
 

@@ -204,7 +204,7 @@ func (s *Sweeper) collect(conn Conn, l probes.Link, n int, now func() time.Time,
 			log.Debug("arp: sweep: bad reply", "err", err)
 			continue
 		}
-		if p.Op != OpReply || p.TargetIP != l.Addr || p.SenderIP == l.Addr || !inSubnets(p.SenderIP, l.Subnets) {
+		if p.Op != OpReply || p.TargetIP != l.Addr || p.SenderIP == l.Addr || !probes.InSubnets(p.SenderIP, l.Subnets) {
 			continue
 		}
 		if p.SenderMAC[0]&1 != 0 || isZero(p.SenderMAC) {
@@ -223,13 +223,4 @@ func (s *Sweeper) collect(conn Conn, l probes.Link, n int, now func() time.Time,
 			Facts: []probes.Fact{probes.F("arp.sweep", "reply")},
 		})
 	}
-}
-
-func inSubnets(a netip.Addr, ps []netip.Prefix) bool {
-	for _, p := range ps {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

@@ -129,7 +129,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 			continue
 		}
 		ip := ua.AddrPort().Addr().Unmap()
-		if !inSubnets(ip, l.Subnets) {
+		if !probes.InSubnets(ip, l.Subnets) {
 			continue // not from the link we were asked to look at
 		}
 		m, err := Parse(buf[:n])
@@ -145,13 +145,4 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	}
 	cancel()
 	return <-sendErr
-}
-
-func inSubnets(ip netip.Addr, subnets []netip.Prefix) bool {
-	for _, p := range subnets {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }

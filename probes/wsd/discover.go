@@ -177,7 +177,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 			return fmt.Errorf("wsd: read replies on %s: %w", l.Addr, err)
 		}
 		src := from.Addr().Unmap()
-		if !inSubnets(src, l.Subnets) {
+		if !probes.InSubnets(src, l.Subnets) {
 			log.Debug("wsd: reply from outside the link's subnets ignored", "from", from)
 			continue
 		}
@@ -211,16 +211,4 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 		return sendErr
 	}
 	return nil
-}
-
-func inSubnets(a netip.Addr, subnets []netip.Prefix) bool {
-	if len(subnets) == 0 {
-		return true
-	}
-	for _, p := range subnets {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }

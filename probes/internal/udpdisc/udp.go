@@ -170,22 +170,13 @@ func SendRounds(ctx context.Context, c net.PacketConn, sends int, interval time.
 	return firstTo, firstErr
 }
 
-// InSubnets accepts answers only from the subnets (any source when there
-// are none, and then it is nil): a group or broadcast socket hears the
-// whole segment, and what is outside the link's subnets is not ours to
-// report.
+// InSubnets is probes.InSubnets as the collector's filter: nil (no
+// filter) when there are no subnets, by that function's empty-list rule.
 func InSubnets(subnets []netip.Prefix) func(netip.Addr) bool {
 	if len(subnets) == 0 {
 		return nil
 	}
-	return func(a netip.Addr) bool {
-		for _, p := range subnets {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
+	return func(a netip.Addr) bool { return probes.InSubnets(a, subnets) }
 }
 
 // OrDefault is d, or def when d is not positive.

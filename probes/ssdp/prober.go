@@ -186,12 +186,11 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 		r.mu.Unlock()
 	}
 	serr := r.exchange(ctx, conn, dst, msgs)
-	n := r.emitAll(ctx, func(o probes.Observation) {
-		if o.MAC == nil {
-			o.MAC = t.MAC
-		}
-		emit(o)
-	})
+	// The answer is attributed to the address it came from (only t's is
+	// accepted), with no MAC: the pipeline resolves the address, as for
+	// every UDP answer, rather than trusting a MAC looked up when the probe
+	// was scheduled.
+	n := r.emitAll(ctx, emit)
 	switch {
 	case n > 0:
 		return nil

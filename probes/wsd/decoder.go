@@ -14,8 +14,10 @@ type Decoder struct{}
 // Name implements probes.Decoder.
 func (Decoder) Name() string { return "wsd" }
 
-// Decode implements probes.Decoder. Probes (what clients send) say nothing
-// about the sender's make and are skipped.
+// Decode implements probes.Decoder. A Probe is a client's question (a VMS,
+// an NVR, Windows, another appliance): its Types and Scopes say what the
+// client is looking for, not what it is, so its sender gets wsd.msg=probe
+// and nothing else. Only Hello, Bye and ProbeMatches describe their sender.
 func (Decoder) Decode(f *probes.Frame, emit probes.Sink) error {
 	if !f.UDPPort(Port) || len(f.Payload) == 0 {
 		return nil
@@ -26,6 +28,16 @@ func (Decoder) Decode(f *probes.Frame, emit probes.Sink) error {
 	}
 	switch m.Kind {
 	case KindHello, KindBye, KindProbeMatches:
+	case KindProbe:
+		emit(probes.Observation{
+			Time:  f.Time,
+			MAC:   append([]byte(nil), f.Src...),
+			IP:    f.SrcIP,
+			VLAN:  f.VLAN,
+			Probe: "wsd",
+			Facts: []probes.Fact{probes.F("wsd.msg", m.Kind.String())},
+		})
+		return nil
 	default:
 		return nil
 	}

@@ -37,7 +37,8 @@ func (e Endpoint) Facts() []probes.Fact {
 		case "location":
 			add("wsd.location", val)
 		case "mac":
-			if m := normMAC(val); m != "" && mac == "" {
+			// An all-zero MAC names no device: no claim.
+			if m := normMAC(val); m != "" && m != "00:00:00:00:00:00" && mac == "" {
 				mac = m
 			}
 		}

@@ -397,8 +397,13 @@ func TestDecoder(t *testing.T) {
 	if err := d.Decode(frame([]byte("junk"), 3702, 3702), col.emit); err == nil || !strings.Contains(err.Error(), "198.18.1.10") {
 		t.Fatalf("malformed on our port: want an error naming the sender, got %v", err)
 	}
-	if len(col.obs) != 2 {
-		t.Fatalf("got %d observations, want hello and bye: %+v", len(col.obs), col.obs)
+	if len(col.obs) != 3 {
+		t.Fatalf("got %d observations, want hello, bye and the probe: %+v", len(col.obs), col.obs)
+	}
+	// The Probe's sender asked for NetworkVideoTransmitters; that makes it a
+	// client, recorded as having asked, and nothing more.
+	if p := factMap(col.obs[2].Facts); len(p) != 1 || len(p["wsd.msg"]) != 1 || p["wsd.msg"][0] != "probe" {
+		t.Errorf("probe: %+v", col.obs[2])
 	}
 	h := factMap(col.obs[0].Facts)
 	if h["wsd.msg"][0] != "hello" || h["wsd.hardware"][0] != "DS-2CD2385G1-I" || col.obs[0].MAC.String() != mac.String() {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/classify"
 )
 
 // Loopback is where every device of this package listens.
@@ -262,6 +263,29 @@ func SubnetFilter(t *testing.T, port int, newD func(port int) probes.Discoverer)
 		}
 		if len(got()) != want {
 			t.Errorf("subnet %s: %d observations, want %d", subnet, len(got()), want)
+		}
+	}
+}
+
+// NoMaker classifies what obs say about one host with the built-in
+// signatures and fails the test when any of it names a maker, a candidate
+// or maker evidence: a host that only asked a discovery question (the
+// installer's laptop, a vendor's search tool, a second appliance) is
+// nobody's evidence. The MAC is a locally administered one, so no OUI rule
+// speaks either.
+func NoMaker(t testing.TB, obs []probes.Observation) {
+	t.Helper()
+	var facts []probes.Fact
+	for _, o := range obs {
+		facts = append(facts, o.Facts...)
+	}
+	v := classify.Classify(nil, classify.Input{MAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0x42}, Facts: facts})
+	if v.Maker != "" || len(v.Candidates) != 0 || len(v.Review) != 0 {
+		t.Errorf("a host that only asked got maker %q, candidates %v, review %v from %v", v.Maker, v.Candidates, v.Review, facts)
+	}
+	for _, e := range v.Evidence {
+		if e.Maker != "" {
+			t.Errorf("maker evidence from a request: %+v", e)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/camwarden/camwarden/probes/dhcp"
 	"github.com/camwarden/camwarden/probes/dhip"
 	"github.com/camwarden/camwarden/probes/dvrip"
+	"github.com/camwarden/camwarden/probes/ftp"
 	httpprobe "github.com/camwarden/camwarden/probes/http"
 	"github.com/camwarden/camwarden/probes/ipv6"
 	"github.com/camwarden/camwarden/probes/lldp"
@@ -17,8 +18,10 @@ import (
 	"github.com/camwarden/camwarden/probes/onvif"
 	"github.com/camwarden/camwarden/probes/rtsp"
 	"github.com/camwarden/camwarden/probes/sadp"
+	"github.com/camwarden/camwarden/probes/snmp"
 	"github.com/camwarden/camwarden/probes/ssdp"
 	"github.com/camwarden/camwarden/probes/tcpbanner"
+	"github.com/camwarden/camwarden/probes/telnet"
 	"github.com/camwarden/camwarden/probes/wsd"
 	"github.com/camwarden/camwarden/probes/xm"
 )
@@ -57,11 +60,20 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 	for i, c := range p.ONVIF {
 		creds[i] = onvif.Credential{User: c.User, Password: c.Password}
 	}
-	for _, pr := range []probes.Prober{
-		httpprobe.NewHTTP(), httpprobe.NewHTTPS(), rtsp.New(), tcpbanner.New(),
+	probers := []probes.Prober{
+		httpprobe.NewHTTP(), httpprobe.NewHTTPS(), rtsp.New(), tcpbanner.New(), telnet.New(), ftp.New(),
 		&onvif.Prober{Creds: creds, Log: log},
 		&dhip.Prober{}, &xm.Prober{},
-	} {
+	}
+	// SNMP only with a community the installer gave: one is never guessed.
+	if len(p.SNMPCommunities) > 0 {
+		communities := make([]string, len(p.SNMPCommunities))
+		for i, c := range p.SNMPCommunities {
+			communities[i] = string(c)
+		}
+		probers = append(probers, &snmp.Prober{Communities: communities, Log: log})
+	}
+	for _, pr := range probers {
 		if on(pr.Name()) {
 			r.Probers = append(r.Probers, pr)
 		}

@@ -72,7 +72,24 @@ type Probing struct {
 	Discovery     time.Duration `yaml:"discovery"`      // how long multicast discovery listens
 	Disabled      []string      `yaml:"disabled"`       // probe names not to run
 	ONVIF         []Credential  `yaml:"onvif_credentials"`
+	// SNMPCommunities are the SNMP v2c read communities tried in order.
+	// None (the default) means SNMP is never sent: a community is never
+	// guessed.
+	SNMPCommunities []Community `yaml:"snmp_communities"`
 }
+
+// Community is an SNMP community string. It is a password: String and
+// GoString hide it, so printing a Config does not reveal it.
+type Community string
+
+func (Community) String() string   { return "<hidden>" }
+func (Community) GoString() string { return "<hidden>" }
+
+// Limits on probing.snmp_communities: each is one more request per device.
+const (
+	MaxSNMPCommunities = 8
+	maxCommunityLen    = 255 // octets; RFC 3584 SnmpAdminString
+)
 
 // Allow is one allow-list entry.
 type Allow struct {
@@ -153,8 +170,8 @@ type Watchdog struct {
 }
 
 // ProbeNames lists every probe, for probing.disabled.
-var ProbeNames = []string{"arp", "dhcp", "dhip", "dvrip", "http", "https", "ipv6", "lldp", "mdns", "onvif", "rtsp",
-	"sadp", "ssdp", "tcpbanner", "wsd", "xm"}
+var ProbeNames = []string{"arp", "dhcp", "dhip", "dvrip", "ftp", "http", "https", "ipv6", "lldp", "mdns", "onvif", "rtsp",
+	"sadp", "snmp", "ssdp", "tcpbanner", "telnet", "wsd", "xm"}
 
 // Default returns the configuration used for every field the file leaves out.
 func Default() Config {
@@ -319,6 +336,23 @@ func (c *Config) Validate() error {
 		if cr.User == "" {
 			bad(fmt.Sprintf("probing.onvif_credentials[%d].user", i), "", "must be set")
 		}
+	}
+	if len(p.SNMPCommunities) > MaxSNMPCommunities {
+		bad("probing.snmp_communities", len(p.SNMPCommunities), "at most %d communities (each is one more request to every device)", MaxSNMPCommunities)
+	}
+	seenCommunity := map[Community]bool{}
+	for i, cm := range p.SNMPCommunities {
+		// The value is a secret: errors show "<hidden>", never the community.
+		f := fmt.Sprintf("probing.snmp_communities[%d]", i)
+		switch {
+		case cm == "":
+			bad(f, "", "must not be empty")
+		case len(cm) > maxCommunityLen:
+			bad(f, cm, "longer than %d bytes", maxCommunityLen)
+		case seenCommunity[cm]:
+			bad(f, cm, "listed twice")
+		}
+		seenCommunity[cm] = true
 	}
 	pol := c.Policy
 	for i, m := range pol.FlaggedMakers {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -40,7 +41,8 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{"probing: {rate_pps: 0}", "probing.rate_pps", "0"},
 		{"mqtt: {broker: 'http://x'}", "mqtt.broker", "http://x"},
 		{"appliance_id: 'a/b'", "appliance_id", "a/b"},
-		{"probing: {disabled: [telnet]}", "probing.disabled[0]", "telnet"},
+		{"probing: {disabled: [gopher]}", "probing.disabled[0]", "gopher"},
+		{"probing: {snmp_communities: ['']}", "probing.snmp_communities[0]", ""},
 		{"probing: {sweep_interval: 20m}", "inventory.gone_after", "10m0s"},
 	}
 	for _, tc := range cases {
@@ -86,5 +88,42 @@ func TestCredentialNeverPrintsPassword(t *testing.T) {
 	c := Credential{User: "admin", Password: "s3cret"}
 	if strings.Contains(c.String(), "s3cret") {
 		t.Fatal("password printed")
+	}
+}
+
+// A community is a password: a bad one is named by its field, and neither
+// the error nor a printed Config shows its value.
+func TestSNMPCommunitiesSecret(t *testing.T) {
+	long := strings.Repeat("k", 256)
+	_, err := Parse([]byte("probing: {snmp_communities: [s3cret-ro, s3cret-ro, " + long + "]}"))
+	if err == nil {
+		t.Fatal("duplicate and over-long communities accepted")
+	}
+	for _, field := range []string{"probing.snmp_communities[1]", "probing.snmp_communities[2]"} {
+		if !strings.Contains(err.Error(), field+": \"<hidden>\"") {
+			t.Errorf("error %q does not name %s", err, field)
+		}
+	}
+	if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), long) {
+		t.Errorf("error shows a community: %q", err)
+	}
+	_, err = Parse([]byte("probing: {snmp_communities: [a, b, c, d, e, f, g, h, i]}"))
+	if err == nil || !strings.Contains(err.Error(), "probing.snmp_communities: \"9\"") {
+		t.Errorf("nine communities: %v", err)
+	}
+	c, err := Parse([]byte("probing: {snmp_communities: [s3cret-ro]}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Probing.SNMPCommunities) != 1 || string(c.Probing.SNMPCommunities[0]) != "s3cret-ro" {
+		t.Fatalf("communities %v", c.Probing.SNMPCommunities)
+	}
+	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(c.Probing.SNMPCommunities)} {
+		if strings.Contains(s, "s3cret") {
+			t.Fatalf("printed config shows the community: %s", s)
+		}
+	}
+	if d := Default(); len(d.Probing.SNMPCommunities) != 0 {
+		t.Fatal("a community is configured by default")
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Profile is one emulated kind of device. The Maker/Brand/Flagged fields are
@@ -30,6 +28,11 @@ type Profile struct {
 	OUI         string   `yaml:"oui"`          // "44:19:B6": MACs the lab gives this profile start with it
 	Hostname    string   `yaml:"hostname"`     // DHCP option 12
 	VendorClass string   `yaml:"vendor_class"` // DHCP option 60
+	// DHCPRetry, when set, makes the device keep sending its DHCP DISCOVER
+	// at this interval after booting, as a client no server answers does
+	// (udhcpc retries). Replay labs use it so a survey started after the
+	// device booted still hears option 60 and 12.
+	DHCPRetry time.Duration `yaml:"dhcp_retry"`
 
 	HTTP  *HTTPProfile  `yaml:"http"`
 	HTTPS *HTTPProfile  `yaml:"https"` // served over TLS with a certificate built from TLS
@@ -201,27 +204,7 @@ var profilesYAML []byte
 
 // Profiles returns the built-in profiles in file order.
 func Profiles() ([]Profile, error) {
-	var doc struct {
-		Profiles []Profile `yaml:"profiles"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(profilesYAML)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("camsim: profiles.yaml: %w", err)
-	}
-	seen := map[string]bool{}
-	for i, p := range doc.Profiles {
-		if p.Name == "" || seen[p.Name] {
-			return nil, fmt.Errorf("camsim: profiles.yaml: profile %d: missing or duplicate name %q", i, p.Name)
-		}
-		seen[p.Name] = true
-		if p.OUI != "" {
-			if _, err := parseOUI(p.OUI); err != nil {
-				return nil, fmt.Errorf("camsim: profile %s: oui: %w", p.Name, err)
-			}
-		}
-	}
-	return doc.Profiles, nil
+	return ParseProfiles(profilesYAML, "profiles.yaml")
 }
 
 // Lookup returns the named built-in profile.

@@ -93,9 +93,28 @@ func startBoot(ctx context.Context, p *Profile, h Host, log *slog.Logger) error 
 	if err := send(again); err != nil {
 		return err
 	}
-	<-ctx.Done()
-	return nil
+	if p.DHCPRetry <= 0 {
+		<-ctx.Done()
+		return nil
+	}
+	// An unanswered client's retries: the DISCOVER alone, never faster
+	// than minDHCPRetry, so a profile cannot make the device flood the link.
+	tick := time.NewTicker(max(p.DHCPRetry, minDHCPRetry))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if err := send(again[len(again)-1:]); err != nil {
+				return err
+			}
+		}
+	}
 }
+
+// minDHCPRetry is the fastest a profile's dhcp_retry may repeat.
+const minDHCPRetry = 200 * time.Millisecond
 
 // onOwnLink refuses to broadcast unless the interface really is the
 // device's: it must carry the host's MAC (when given) and its IPv4 address.

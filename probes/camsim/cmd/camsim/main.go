@@ -3,7 +3,7 @@
 // address. The lab starts one camsim per device namespace; it can also run on
 // loopback with --port-offset for tests without root.
 //
-//	camsim run --profile NAME --iface eth0 [--ip A] [--mac M] [--pidfile F]
+//	camsim run --profile NAME --iface eth0 [--ip A] [--mac M] [--pidfile F] [--profiles FILE]
 //	camsim list
 //
 // It never goes looking for an interface: it serves only on the one named.
@@ -20,12 +20,12 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 	"github.com/camwarden/camwarden/probes/camsim"
 )
 
@@ -44,7 +44,7 @@ func main() {
 type usageError struct{ error }
 
 const usage = `usage:
-  camsim run --profile NAME --iface IFACE [--ip A] [--mac M] [--pidfile F] [--port-offset N]
+  camsim run --profile NAME --iface IFACE [--ip A] [--mac M] [--pidfile F] [--port-offset N] [--profiles FILE]
   camsim list`
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -92,6 +92,7 @@ func runDevice(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("camsim run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	profile := fs.String("profile", "", "profile name (see camsim list)")
+	profilesFile := fs.String("profiles", "", "look the profile up in this profiles file (the shape of profiles.yaml) instead of the built-in ones")
 	iface := fs.String("iface", "", "interface to serve on, e.g. eth0")
 	ipFlag := fs.String("ip", "", "IPv4 address to serve on (default: the interface's first IPv4 address)")
 	macFlag := fs.String("mac", "", "MAC the device claims (default: the interface's MAC)")
@@ -114,7 +115,16 @@ func runDevice(args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("profile", *profile)
 
-	p, err := camsim.Lookup(*profile)
+	var p camsim.Profile
+	var err error
+	if *profilesFile != "" {
+		var ps []camsim.Profile
+		if ps, err = camsim.LoadProfiles(*profilesFile); err == nil {
+			p, err = camsim.Find(ps, *profile)
+		}
+	} else {
+		p, err = camsim.Lookup(*profile)
+	}
 	if err != nil {
 		return err
 	}
@@ -151,7 +161,7 @@ func serve(ctx context.Context, p camsim.Profile, h camsim.Host, pidfile string,
 		return <-done
 	}
 	if pidfile != "" {
-		if err := writeFileAtomic(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		if err := atomicfile.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
 			return fmt.Errorf("write pidfile: %w", err)
 		}
 		defer os.Remove(pidfile)
@@ -205,30 +215,4 @@ func hostFor(iface, ipStr, macStr string) (camsim.Host, error) {
 		}
 	}
 	return h, fmt.Errorf("interface %s has no IPv4 address (pass --ip)", iface)
-}
-
-// writeFileAtomic writes via a temporary file and rename, so a reader never
-// sees a half-written file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // no-op once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

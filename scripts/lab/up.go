@@ -113,7 +113,16 @@ func Up(ctx context.Context, spec *Spec, opts Options) (_ *Lab, err error) {
 		return nil, err
 	}
 	if opts.Camsim != "" {
-		if err := l.startEmulators(ctx, progress); err != nil {
+		profiles := ""
+		if data, err := spec.profilesFile(); err != nil {
+			return nil, err
+		} else if data != nil {
+			profiles = filepath.Join(opts.StateDir, "profiles.yaml")
+			if err := writeFileAtomic(profiles, data, 0o644); err != nil {
+				return nil, fmt.Errorf("lab: profiles file: %w", err)
+			}
+		}
+		if err := l.startEmulators(ctx, progress, profiles); err != nil {
 			return nil, err
 		}
 	}
@@ -200,14 +209,18 @@ func (l *Lab) buildHosts(ctx context.Context, progress func(string, int, int, st
 }
 
 // startEmulators starts one camsim per device and waits for each pidfile,
-// which camsim writes only once its services are listening.
-func (l *Lab) startEmulators(ctx context.Context, progress func(string, int, int, string)) error {
+// which camsim writes only once its services are listening. profiles, when
+// set, is the profiles file every camsim looks its profile up in.
+func (l *Lab) startEmulators(ctx context.Context, progress func(string, int, int, string), profiles string) error {
 	devs := l.Devices()
 	exited := make([]chan struct{}, len(devs))
 	for i, d := range devs {
 		_ = os.Remove(d.Pidfile)
 		args := []string{"run", "--profile", d.Profile, "--iface", "eth0",
 			"--ip", d.IP.String(), "--mac", d.MAC.String(), "--pidfile", d.Pidfile}
+		if profiles != "" {
+			args = append(args, "--profiles", profiles)
+		}
 		pid, start, ch, err := startInNS(d.NS, l.opts.Camsim, args, d.Logfile)
 		if err != nil {
 			// Record what did start before giving up, so Down stops it.

@@ -39,6 +39,15 @@
 //     fingerprint's description), or an issue or pull request thread
 //     (owner/repo#number) where a user pasted the device's reply.
 //
+// Where no repository path is known, a file found with the project's search
+// tool may be cited by its id ("find_string id 123"): weaker, because a
+// reviewer needs the same tool to check it, so prefer nmap or recog.
+//
+// Write telnet.banner and ftp.banner as the probers report them: printable
+// text with white space collapsed to single spaces, and for FTP the text of
+// the 220 reply without the code ("(vsFTPd 3.0.3)"). Realms go without
+// quotes, titles without tags, Server values without "Server: ".
+//
 // A hearsay list of "brands that relabel X" is not a source for a string;
 // it may support a weak OEM rule, never a corpus entry. Generic strings
 // (Boa, lighttpd, GoAhead) go to generic.yaml with maker "" so that no rule

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 )
 
 // stateFormat is bumped when persisted fields change meaning.
@@ -46,16 +48,10 @@ func writeState(path string, p persisted) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("enforce: state dir: %w", err)
 	}
-	if err := writeAtomic(path, append(b, '\n')); err != nil {
+	// Readers see the old or the new state, never a torn one, and the
+	// rename survives a power cut (atomicfile syncs the directory too).
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("enforce: write state %s: %w", path, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("enforce: sync state dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("enforce: sync state dir %s: %w", filepath.Dir(path), err)
 	}
 	return nil
 }

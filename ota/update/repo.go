@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/renameio/v2"
 
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 	"github.com/camwarden/camwarden/ota/sign"
 )
 
@@ -64,7 +65,7 @@ func WriteRelease(dir string, key sign.PrivateKey, s Spec) (*Release, error) {
 		return nil, fmt.Errorf("update: release: %w", err)
 	}
 	env := sign.Sign(key, r.Marshal())
-	if err := renameio.WriteFile(filepath.Join(dir, ReleasePath(r.Version)), append(env.Marshal(), '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ReleasePath(r.Version)), append(env.Marshal(), '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("update: release: %w", err)
 	}
 	return r, nil

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 )
 
 // Step names a point in the update path where tests inject a crash.
@@ -204,10 +206,10 @@ func (s *Store) Save(st State) error {
 	if err != nil {
 		return err
 	}
-	if err := renameio.WriteFile(filepath.Join(s.dir, fileState), b, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, fileState), b, 0o644); err != nil {
 		return fmt.Errorf("update: save state: %w", err)
 	}
-	return syncDir(s.dir)
+	return nil
 }
 
 // syncDir makes a rename in dir durable (renameio does not sync the

@@ -28,6 +28,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 )
 
 // The pinned registry copy. Integrity is `npm view oui-data@2.1.9 dist.integrity`.
@@ -99,7 +101,7 @@ func run(tarball, outDir string, check bool) error {
 		return nil
 	}
 	for _, name := range []string{"oui.tsv.gz", "SOURCE.md"} {
-		if err := writeAtomic(filepath.Join(outDir, name), files[name]); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(outDir, name), files[name], 0o644); err != nil {
 			return err
 		}
 	}
@@ -295,28 +297,4 @@ func sourceDoc(c counts, size int) string {
 	fmt.Fprintf(&b, "`scripts/gen-oui/main.go` (integrity from `npm view %s@VERSION dist.integrity`), run the generator,\n", pkgName)
 	fmt.Fprintf(&b, "and review the count changes in this file and the pinned prefixes in `probes/oui` tests.\n")
 	return b.String()
-}
-
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".gen-oui-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

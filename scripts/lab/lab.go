@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 )
 
 // DefaultPrefix names the demo lab's namespaces: cw-sw, cw-gw, cw-core,
@@ -433,28 +435,6 @@ func (l *Lab) Down(ctx context.Context) error {
 	return nil
 }
 
-// writeFileAtomic writes via a temporary file and rename, so a reader never
-// sees a half-written file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // no-op once renamed
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
+// writeFileAtomic writes the lab's state and profile files so that a
+// reader (cwlab down, camsim) never sees half of one.
+var writeFileAtomic = atomicfile.WriteFile

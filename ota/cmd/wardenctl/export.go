@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 	"github.com/camwarden/camwarden/firmware/report"
 )
 
@@ -102,7 +101,7 @@ func runExport(ctx context.Context, args []string, out io.Writer) error {
 		_, err := io.WriteString(out, buf.String())
 		return err
 	}
-	if err := renameio.WriteFile(*outFile, []byte(buf.String()), 0o644); err != nil {
+	if err := atomicfile.WriteFile(*outFile, []byte(buf.String()), 0o644); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	fmt.Fprintf(out, "wrote %d devices from %d appliances to %s\n", len(doc.Devices), doc.Appliances, *outFile)

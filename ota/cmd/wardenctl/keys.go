@@ -15,8 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 	"github.com/camwarden/camwarden/firmware/report/mqtt"
 	"github.com/camwarden/camwarden/ota/sign"
 )
@@ -192,7 +191,7 @@ func (kd *keyDir) signer(role sign.Role) (sign.PrivateKey, error) {
 
 // writeFile replaces a file atomically with perm.
 func writeFile(path string, data []byte, perm fs.FileMode) error {
-	return renameio.WriteFile(path, data, perm)
+	return atomicfile.WriteFile(path, data, perm)
 }
 
 func newSigningKey(dir string, role sign.Role, now time.Time, validity time.Duration) (sign.Key, error) {

@@ -42,9 +42,10 @@ test: deps ## Run all tests: unit everywhere, lab and real-peer tests when root 
 test-unit: ## Run the tests without installing anything (lab tests skip unless root)
 	$(GO) test -count=1 ./...
 
-lint: ## gofmt, go vet, and staticcheck when it can be installed
+lint: ## gofmt, go vet, go.mod tidy (go mod tidy -diff), and staticcheck when it can be installed
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy (the diff above is what it would change)"; exit 1; }
 	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then \
 	  $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...; else echo "staticcheck not installable here; skipped"; fi
 

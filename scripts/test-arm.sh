@@ -34,6 +34,15 @@ if [ "${1:-}" = --exec ]; then
 fi
 
 cd "$(dirname "$0")/.."
+# As root the tests run as nobody, from their package directories. The
+# checkout's parents may be private (a clone under /root): the tests only
+# look upwards relatively (../..) and never through the absolute path. The
+# checkout itself must be readable, which is checked here, relatively too.
+if [ "$(id -u)" -eq 0 ] && ! setpriv --reuid=65534 --regid=65534 --clear-groups test -r go.mod -a -x scripts 2>/dev/null; then
+	echo "test-arm: the tests run as nobody, who cannot read this checkout ($(pwd));" \
+		"make it readable (chmod -R o+rX $(pwd)); its parent directories may stay private" >&2
+	exit 1
+fi
 which=${1:-all}
 [ $# -gt 0 ] && shift
 args=("$@")

@@ -93,6 +93,10 @@ func Build(ctx context.Context, o Options) ([]Deb, error) {
 			return nil, err
 		}
 	}
+	// Tools run from other directories get the root's paths.
+	if o.Root, err = filepath.Abs(o.Root); err != nil {
+		return nil, err
+	}
 	arches, err := selectArches(o.Arches)
 	if err != nil {
 		return nil, err
@@ -243,19 +247,25 @@ func defaultMTime(ctx context.Context, root string) time.Time {
 }
 
 // FindRoot walks up from dir to the directory whose go.mod declares
-// ModulePath.
+// ModulePath. The answer is relative when dir is ("../.."): the walk goes
+// through "..", never through the absolute path, so it works for a process
+// that may not search the checkout's ancestors, such as the unprivileged
+// user scripts/test-arm.sh runs the tests as, in a checkout under /root.
 func FindRoot(dir string) (string, error) {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
+	d := filepath.Clean(dir)
 	for {
 		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
 		if err == nil && modRE.Match(b) {
 			return d, nil
 		}
-		parent := filepath.Dir(d)
-		if parent == d {
+		parent := filepath.Join(d, "..")
+		if filepath.IsAbs(d) {
+			parent = filepath.Dir(d)
+		}
+		here, err1 := os.Stat(d)
+		up, err2 := os.Stat(parent)
+		if err1 != nil || err2 != nil || os.SameFile(here, up) {
+			// the file system root, or a directory we may not look past
 			return "", fmt.Errorf("package: no go.mod for %s above %s", ModulePath, dir)
 		}
 		d = parent

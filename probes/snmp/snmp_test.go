@@ -157,6 +157,7 @@ func TestCamsimSNMP(t *testing.T) {
 		if got = probe(t, &snmp.Prober{Communities: []string{secret}, Port: port, Timeout: 100 * time.Millisecond}); len(got) > 0 {
 			break
 		}
+		time.Sleep(20 * time.Millisecond) // an unbound port refuses at once
 	}
 	if got["snmp.sys_descr"] != "Hikvision test agent" || got["snmp.sys_object_id"] != "1.3.6.1.4.1.39165.1.1" ||
 		got["snmp.enterprise"] != "39165" {

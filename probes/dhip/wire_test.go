@@ -129,9 +129,18 @@ func FuzzParseReply(f *testing.F) {
 	f.Add(golden(f, "reply-ipc-hdw1431t1-s4.bin"))
 	f.Add(golden(f, "search.bin"))
 	f.Add(Reply{MAC: "x", DeviceType: "y", HTTPPort: "80"}.Marshal())
+	// Replies naming another device, nobody, or nothing readable.
+	f.Add(Reply{MAC: "00:40:8c:12:34:56", IPv4Address: "198.18.1.77", DeviceType: "IPC-HDW1431T1-S4"}.Marshal())
+	f.Add(Reply{MAC: "00:00:00:00:00:00", IPv4Address: "0.0.0.0"}.Marshal())
+	f.Add(Reply{MAC: "3C-EF-8C-C4-00-01", IPv4Address: "::1"}.Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
+		fr := udpdisctest.FuzzSender(b, Port, 40000)
+		emit, got := udpdisctest.Sink()
+		_ = (Decoder{}).Decode(fr, emit)
+		udpdisctest.CheckDecoded(t, fr, got())
 		r, err := ParseReply(b)
 		if err == nil {
+			udpdisctest.CheckClaims(t, r.Facts())
 			for _, fa := range r.Facts() {
 				if len(fa.Value) > probes.MaxFactValue || fa.Value == "" {
 					t.Fatalf("bad fact %q", fa)

@@ -114,9 +114,17 @@ func FuzzParseReply(f *testing.F) {
 	f.Add(golden(f, "reply-layout-current.bin"))
 	f.Add(golden(f, "reply-layout-onebyte.bin"))
 	f.Add(golden(f, "search.bin"))
+	// Replies naming another device, or nobody.
+	f.Add(Reply{DeviceType: "IPC", MAC: "00:40:8c:12:34:56", IP: netip.MustParseAddr("198.18.1.77")}.Marshal())
+	f.Add(Reply{DeviceType: "IPC", MAC: "00:00:00:00:00:00"}.Marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
+		fr := udpdisctest.FuzzSender(b, Port, 40000)
+		emit, got := udpdisctest.Sink()
+		_ = (Decoder{}).Decode(fr, emit)
+		udpdisctest.CheckDecoded(t, fr, got())
 		r, err := ParseReply(b)
 		if err == nil {
+			udpdisctest.CheckClaims(t, r.Facts())
 			for _, fa := range r.Facts() {
 				if len(fa.Value) > probes.MaxFactValue || fa.Value == "" {
 					t.Fatalf("bad fact %q", fa)

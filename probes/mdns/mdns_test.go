@@ -127,10 +127,24 @@ func FuzzParseFacts(f *testing.F) {
 	}
 	q, _ := Query(Services).Pack()
 	f.Add(q)
+	// A query carrying a Hikvision camera's records as known answers.
+	if cam, err := Parse(readGolden(f, "hikvision-cgi.bin")); err == nil {
+		kq := Query([]string{"_CGI._tcp"})
+		kq.Answer = cam.Answer
+		if b, err := kq.Pack(); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Parse(b)
 		if err != nil {
 			return
+		}
+		// A query, whatever records it carries, describes no one.
+		var obs []probes.Observation
+		_ = Decoder{}.Decode(&probes.Frame{IPProto: probes.ProtoUDP, SrcPort: Port, DstPort: Port, Payload: b}, func(o probes.Observation) { obs = append(obs, o) })
+		if !m.Response && len(obs) != 0 {
+			t.Fatalf("a query became observations: %+v", obs)
 		}
 		facts, _ := Facts(m)
 		if len(facts) > probes.MaxFacts {

@@ -171,7 +171,17 @@ func FuzzParseReply(f *testing.F) {
 	for _, n := range []string{"reply-ds-2cd2385g1-i.xml", "reply-hidden-mac.xml", "inquiry.xml"} {
 		f.Add(golden(f, n))
 	}
+	// Replies naming another device, nobody, or nothing readable.
+	for _, c := range [][2]string{{"00-40-8C-12-34-56", "198.18.1.77"}, {"00-00-00-00-00-00", "0.0.0.0"}, {"58-50-ED-1F-E3", "198.18.1.300"}, {"5850ed1fe385", " 198.18.1.10 "}} {
+		r, _ := ParseReply(golden(f, "reply-ds-2cd2385g1-i.xml"))
+		r.MAC, r.IPv4Address = c[0], c[1]
+		f.Add(r.Marshal())
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		fr := udpdisctest.FuzzSender(b, Port, Port)
+		emit, got := udpdisctest.Sink()
+		_ = (Decoder{}).Decode(fr, emit)
+		udpdisctest.CheckDecoded(t, fr, got())
 		r, err := ParseReply(b)
 		if err != nil {
 			return
@@ -181,11 +191,11 @@ func FuzzParseReply(f *testing.F) {
 				t.Fatalf("bad fact %q", fa)
 			}
 		}
+		udpdisctest.CheckClaims(t, r.Facts())
 		// What we build from a parsed reply must parse again.
 		if _, err := ParseReply(r.Marshal()); err != nil {
 			t.Fatalf("re-parse: %v", err)
 		}
-		_ = (Decoder{}).Decode(&probes.Frame{IPProto: probes.ProtoUDP, SrcPort: Port, Payload: b}, func(probes.Observation) {})
 	})
 }
 

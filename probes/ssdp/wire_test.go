@@ -146,8 +146,16 @@ func FuzzParse(f *testing.F) {
 	f.Add(golden(f, "miniupnpd-response.txt"))
 	f.Add(golden(f, "notify-axis-profile.txt"))
 	f.Add(BuildMSearch("239.255.255.250:1900", STAll, true))
+	f.Add([]byte("M-SEARCH * HTTP/1.1\r\nHOST: 198.18.1.10:1900\r\nMAN: \"ssdp:discover\"\r\nST: upnp:rootdevice\r\nSERVER: Linux UPnP/1.0 App-webs/\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		fr := udpdisctest.FuzzSender(b, 50000, Port)
+		emit, got := udpdisctest.Sink()
+		_ = Decoder{}.Decode(fr, emit)
+		udpdisctest.CheckDecoded(t, fr, got())
 		m, err := Parse(b)
+		if err == nil && m.Kind == KindMSearch && len(got()) != 0 {
+			t.Fatalf("a search became observations: %+v", got())
+		}
 		if err == nil {
 			for _, fa := range m.Facts() {
 				if fa.Value == "" || len(fa.Value) > probes.MaxFactValue {

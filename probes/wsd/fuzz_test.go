@@ -1,10 +1,11 @@
 package wsd
 
 import (
-	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/internal/udpdisc/udpdisctest"
 )
 
 // FuzzParse feeds the parser and the fact extraction hostile input: no
@@ -21,7 +22,17 @@ func FuzzParse(f *testing.F) {
 	f.Add(BuildHello("urn:uuid:3", nil, tg))
 	f.Add(BuildBye("urn:uuid:4", nil, tg))
 	f.Add(BuildProbeMatches("urn:uuid:5", "urn:uuid:1", nil, tg))
+	// A client's Probe scoped to a maker, and a Hello claiming no MAC.
+	f.Add([]byte(strings.Replace(string(BuildProbe("urn:uuid:6", TypeNVT)), "</wsd:Types>", "</wsd:Types><wsd:Scopes>onvif://www.onvif.org/name/HIKVISION onvif://www.onvif.org/MAC/5850ed1fe385</wsd:Scopes>", 1)))
+	f.Add(BuildHello("urn:uuid:7", nil, Target{Address: "urn:uuid:a-000000000000", Types: "dn:NetworkVideoTransmitter", Scopes: []string{"onvif://www.onvif.org/MAC/00:00:00:00:00:00"}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Whatever the datagram, the decoder speaks only of its sender, and
+		// of a Probe's sender only that it asked.
+		fr := udpdisctest.FuzzSender(b, Port, Port)
+		emit, got := udpdisctest.Sink()
+		_ = Decoder{}.Decode(fr, emit)
+		udpdisctest.CheckDecoded(t, fr, got())
+
 		m, err := Parse(b)
 		if err != nil {
 			return
@@ -40,8 +51,13 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
-		var d Decoder
-		_ = d.Decode(&probes.Frame{SrcIP: netip.MustParseAddr("198.18.1.1"), IPProto: probes.ProtoUDP, SrcPort: Port, DstPort: Port, Payload: b}, func(probes.Observation) {})
+		if m.Kind == KindProbe {
+			for _, o := range got() {
+				if len(o.Facts) != 1 || o.Facts[0] != probes.F("wsd.msg", "probe") {
+					t.Fatalf("a Probe's sender got %v", o.Facts)
+				}
+			}
+		}
 		r := &Responder{Target: tg}
 		_ = r.Matches(m)
 	})

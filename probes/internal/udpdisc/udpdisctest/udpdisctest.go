@@ -14,6 +14,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,6 +287,50 @@ func NoMaker(t testing.TB, obs []probes.Observation) {
 	for _, e := range v.Evidence {
 		if e.Maker != "" {
 			t.Errorf("maker evidence from a request: %+v", e)
+		}
+	}
+}
+
+// FuzzSender is the frame fuzz targets decode with: a fixed source MAC and
+// address that CheckDecoded expects back.
+func FuzzSender(payload []byte, srcPort, dstPort uint16) *probes.Frame {
+	return &probes.Frame{
+		Src: net.HardwareAddr{0x02, 0, 0, 0, 0, 0x5e}, SrcIP: netip.MustParseAddr("198.18.1.94"),
+		IPProto: probes.ProtoUDP, SrcPort: srcPort, DstPort: dstPort, Payload: payload,
+	}
+}
+
+// CheckDecoded fails a fuzz run when a decoder attributed anything to
+// another host than the frame's sender (whatever MAC or address the
+// payload names), or emitted a claim in another form than the one
+// <probe>.mac and <probe>.ipv4 facts promise.
+func CheckDecoded(t testing.TB, f *probes.Frame, obs []probes.Observation) {
+	t.Helper()
+	for _, o := range obs {
+		if o.MAC.String() != f.Src.String() || o.IP != f.SrcIP {
+			t.Fatalf("observation for %s/%s from a frame sent by %s/%s", o.MAC, o.IP, f.Src, f.SrcIP)
+		}
+		CheckClaims(t, o.Facts)
+	}
+}
+
+// CheckClaims fails when a <probe>.mac fact is not a lower-case,
+// colon-separated, non-zero MAC or a <probe>.ipv4 fact not a dotted,
+// specified IPv4 address.
+func CheckClaims(t testing.TB, facts []probes.Fact) {
+	t.Helper()
+	for _, fa := range facts {
+		switch {
+		case strings.HasSuffix(fa.Key, ".mac"):
+			hw, err := net.ParseMAC(fa.Value)
+			if err != nil || len(hw) != 6 || hw.String() != fa.Value || fa.Value == "00:00:00:00:00:00" {
+				t.Fatalf("claim %s=%q is not one normalised MAC", fa.Key, fa.Value)
+			}
+		case strings.HasSuffix(fa.Key, ".ipv4"):
+			a, err := netip.ParseAddr(fa.Value)
+			if err != nil || !a.Is4() || a.IsUnspecified() || a.String() != fa.Value {
+				t.Fatalf("claim %s=%q is not one dotted IPv4 address", fa.Key, fa.Value)
+			}
 		}
 	}
 }

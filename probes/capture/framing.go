@@ -36,7 +36,7 @@ type DamagedError struct {
 }
 
 func (e *DamagedError) Error() string {
-	return fmt.Sprintf("capture damaged at byte %d (%s %d): %s; %d packets in the %d bytes before it were read",
+	return fmt.Sprintf("capture damaged at byte %d (%s %d): %s; read before it: %d packets, %d bytes",
 		e.Offset, e.Unit, e.Index, e.Reason, e.Packets, e.Offset)
 }
 

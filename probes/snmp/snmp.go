@@ -146,8 +146,9 @@ func (p *Prober) get(ctx context.Context, addr netip.AddrPort, community string)
 	return nil, errNoAnswer
 }
 
-// ParseResponse decodes one v2c GetResponse. gosnmp's decoder is not
-// written for hostile input, so a panic in it is turned into an error.
+// ParseResponse decodes one v2c GetResponse. Replies come from devices we
+// do not trust, so a panic of gosnmp's decoder on a malformed datagram is
+// turned into an error rather than taking the appliance down.
 func ParseResponse(b []byte) (r *gosnmp.SnmpPacket, err error) {
 	if len(b) > MaxReply {
 		return nil, fmt.Errorf("reply of %d bytes", len(b))

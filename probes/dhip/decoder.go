@@ -8,8 +8,10 @@ import (
 )
 
 // Decoder reads DHIP replies seen on the wire (a reply to another tool's
-// search, or a device announcing itself). Searches say nothing about the
-// sender's maker and are ignored.
+// search, or a device announcing itself), attributed to the frame's source
+// MAC and address whatever mac the reply names. Searches say nothing about
+// the sender's maker (ConfigTool, NVRs and appliances all send them) and
+// are ignored.
 type Decoder struct{}
 
 // Name implements probes.Decoder.

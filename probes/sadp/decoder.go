@@ -6,10 +6,12 @@ import (
 	"github.com/camwarden/camwarden/probes"
 )
 
-// Decoder reads SADP datagrams seen on the wire. Any SADP traffic from a host
-// is worth a sadp.seen fact: Hikvision's own software and NVRs send
-// inquiries, cameras send replies (and, on many firmwares, announce
-// themselves unprompted to the group).
+// Decoder reads SADP datagrams seen on the wire, attributed to the frame's
+// source MAC and address whatever the payload names. Any SADP traffic from
+// a host is worth a sadp.seen fact, but only a reply (a ProbeMatch, asked
+// for or announced unprompted) says what the sender is; an inquiry is a
+// question that Hikvision's SADP tool, NVRs, installers' laptops and other
+// appliances all ask, recorded as sadp.seen=inquiry and nothing more.
 type Decoder struct{}
 
 // Name implements probes.Decoder.

@@ -16,8 +16,9 @@ import (
 )
 
 // TestLabMulticastDiscovery proves discovery over the real group address
-// between two namespaces, with the camera replying to the group as
-// Hikvision firmware does, and with IGMP snooping on (the prober must join).
+// between two namespaces, with the camera replying to the group as some
+// firmware (and camsim in the lab) does, and with IGMP snooping on (the
+// prober must join).
 func TestLabMulticastDiscovery(t *testing.T) {
 	n := labtest.Net(t, "cwtuds")
 	if err := n.SetSnooping(context.Background(), true); err != nil {

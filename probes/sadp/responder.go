@@ -13,8 +13,11 @@ import (
 // inquiry it sends Reply with the inquiry's Uuid echoed.
 type Responder struct {
 	Reply Reply
-	// ReplyTo, when set, is where replies go (the group, as cameras do);
-	// otherwise they go back to the asker's address and port.
+	// ReplyTo, when set, is where replies go (the group, as some firmware
+	// does); otherwise they go back to the asker's address and port, which
+	// is what the public SADP tools expect of real devices
+	// (julienblitte/UniversalScanner protocols.html;
+	// cameronnewman/hikvision-tooling internal/sadp/scanner.go).
 	ReplyTo net.Addr
 	Log     *slog.Logger
 }

@@ -147,7 +147,7 @@ func (p *Pipeline) view(d inventory.Device, v classify.Verdict) report.Device {
 		MAC: d.MAC, IP: ip, Maker: v.Maker, Brand: v.Brand, Model: v.Model, Serial: v.Serial,
 		Firmware: v.Firmware, Flagged: dec.Flagged, Confidence: v.Confidence.String(), Evidence: ev,
 		VLAN: d.VLAN, Action: string(dec.Action), Conflicts: v.Conflicts, Components: v.Components,
-		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, Status: statusOf(v, dec),
+		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, ProbedAt: d.ProbedAt, Status: statusOf(v, dec),
 	}
 	if dec.Review {
 		out.Review, out.Candidates = v.Review, v.Candidates

@@ -287,6 +287,11 @@ func Run(ctx context.Context, cfg config.Config, o RunOptions) error {
 				Discovery: cfg.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(cfg.Probing.RatePPS), cfg.Probing.RatePPS),
 				Log: log, Target: targetFrom(inv)}
 			pipe.OnAddress = func(d inventory.Device) { s.Enqueue(d.MAC) }
+			s.Done = func(mac string, probed bool) {
+				if probed {
+					inv.MarkProbed(mac, time.Now())
+				}
+			}
 			// Re-probe a device while it is still not identified with at
 			// least strong confidence (bounded by DefaultRetry).
 			s.Again = func(mac string) bool {

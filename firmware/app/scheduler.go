@@ -39,7 +39,12 @@ type Scheduler struct {
 	// next sweep. Bounded by len(Retry).
 	Again func(mac string) bool
 	Retry []time.Duration
-	Log   *slog.Logger
+	// Done, when set, is told each time a queued host's turn is over:
+	// probed, or not (gone from the inventory, or no address), so the
+	// inventory can record when a device was last asked and a survey
+	// knows when every addressed device has been.
+	Done func(mac string, probed bool)
+	Log  *slog.Logger
 
 	once    sync.Once
 	queue   chan string
@@ -222,9 +227,13 @@ func (s *Scheduler) worker(ctx context.Context) {
 			s.mu.Lock()
 			delete(s.pending, mac)
 			s.mu.Unlock()
-			if t, ok := s.Target(mac); ok {
+			t, ok := s.Target(mac)
+			if ok {
 				s.ProbeHost(ctx, t)
 				s.scheduleRetry(ctx, mac)
+			}
+			if s.Done != nil {
+				s.Done(mac, ok)
 			}
 			s.probed.Add(1)
 			s.busy.Add(-1)

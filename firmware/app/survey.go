@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/camwarden/camwarden/firmware/config"
@@ -55,7 +56,31 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 		Concurrency: o.Probing.Concurrency, PerHost: o.Probing.PerHost, Timeout: o.Probing.Timeout,
 		Discovery: o.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(o.Probing.RatePPS), o.Probing.RatePPS),
 		Log: o.Log, Target: targetFrom(inv)}
-	p.OnAddress = func(d inventory.Device) { s.Enqueue(d.MAC) }
+	// unprobed holds the devices with an address whose probing has not
+	// finished: the survey is not over while one is left, however quiet
+	// the network (a device first seen by IPv6 or LLDP gets its address
+	// late). Bounded by the inventory's size.
+	var mu sync.Mutex
+	unprobed := map[string]bool{}
+	p.OnAddress = func(d inventory.Device) {
+		mu.Lock()
+		unprobed[d.MAC] = true
+		mu.Unlock()
+		s.Enqueue(d.MAC)
+	}
+	s.Done = func(mac string, probed bool) {
+		if probed {
+			inv.MarkProbed(mac, o.Now())
+		}
+		mu.Lock()
+		delete(unprobed, mac)
+		mu.Unlock()
+	}
+	waiting := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(unprobed)
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
@@ -110,7 +135,7 @@ wait:
 			if o.Passive {
 				continue
 			}
-			if s.Idle() && len(p.in) == 0 {
+			if s.Idle() && len(p.in) == 0 && waiting() == 0 {
 				if idleSince.IsZero() {
 					idleSince = time.Now()
 				} else if time.Since(idleSince) > quiet {

@@ -26,12 +26,16 @@ type FactRecord struct {
 
 // Device is everything known about one MAC address.
 type Device struct {
-	MAC       string       `json:"mac"` // canonical aa:bb:cc:dd:ee:ff
-	IP        netip.Addr   `json:"ip"`
-	VLAN      uint16       `json:"vlan,omitempty"`
-	FirstSeen time.Time    `json:"first_seen"`
-	LastSeen  time.Time    `json:"last_seen"`
-	Facts     []FactRecord `json:"facts"`
+	MAC       string     `json:"mac"` // canonical aa:bb:cc:dd:ee:ff
+	IP        netip.Addr `json:"ip"`
+	VLAN      uint16     `json:"vlan,omitempty"`
+	FirstSeen time.Time  `json:"first_seen"`
+	LastSeen  time.Time  `json:"last_seen"`
+	// ProbedAt is when active probing of this device last finished (zero:
+	// never asked), so an installer can tell "not identified" from "never
+	// probed".
+	ProbedAt time.Time    `json:"probed_at,omitzero"`
+	Facts    []FactRecord `json:"facts"`
 }
 
 // HardwareAddr parses d.MAC.
@@ -291,6 +295,17 @@ func (inv *Inventory) removeLocked(mac string) bool {
 	delete(inv.devices, mac)
 	inv.dirty[mac] = false
 	return true
+}
+
+// MarkProbed records that active probing of mac finished at t; it is not a
+// sighting, so LastSeen and presence are left alone.
+func (inv *Inventory) MarkProbed(mac string, t time.Time) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if d, ok := inv.devices[mac]; ok && t.After(d.ProbedAt) {
+		d.ProbedAt = t
+		inv.dirty[mac] = true
+	}
 }
 
 // Get returns a copy of one device.

@@ -33,6 +33,9 @@ type Device struct {
 	Components []string  `json:"components,omitempty"`
 	FirstSeen  time.Time `json:"first_seen,omitzero"`
 	LastSeen   time.Time `json:"last_seen,omitzero"`
+	// ProbedAt is when active probing of the device last finished; zero
+	// when it was never asked (passive only, or not reached yet).
+	ProbedAt time.Time `json:"probed_at,omitzero"`
 	// Status is the one-word outcome: flagged, clean (maker named, not
 	// flagged), review (maker undetermined: Review says why, Candidates
 	// names the makers the evidence points at) or unknown (no maker).

@@ -137,7 +137,7 @@ devices:
 				}
 				return done == len(want)
 			}
-			deadline := time.Now().Add(30 * time.Second)
+			deadline := time.Now().Add(60 * time.Second)
 			for time.Now().Before(deadline) && !probedAll() {
 				time.Sleep(200 * time.Millisecond)
 			}

@@ -63,7 +63,12 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 	probers := []probes.Prober{
 		httpprobe.NewHTTP(), httpprobe.NewHTTPS(), rtsp.New(), tcpbanner.New(), telnet.New(), ftp.New(),
 		&onvif.Prober{Creds: creds, Log: log},
-		&dhip.Prober{}, &xm.Prober{},
+		// A device that appears after a sweep is still asked in its own
+		// maker's discovery protocols (unicast where the device listens for
+		// it), so a later Hikvision reaches the definitive SADP verdict
+		// without waiting for the next sweep.
+		&sadp.Prober{Log: log}, &dhip.Prober{}, &dvrip.Prober{}, &ssdp.Prober{Options: ssdp.Options{Log: log}},
+		&xm.Prober{},
 	}
 	// SNMP only with a community the installer gave: one is never guessed.
 	if len(p.SNMPCommunities) > 0 {

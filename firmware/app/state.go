@@ -12,9 +12,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 	"github.com/camwarden/camwarden/firmware/enforce"
 	"github.com/camwarden/camwarden/firmware/report"
-	"github.com/google/renameio/v2"
 )
 
 // Snapshot is what the daemon writes to <state_dir>/state.json every few
@@ -79,7 +79,7 @@ func stateLoop(ctx context.Context, dir string, rep report.Reporter, status func
 		if n%2 == 0 {
 			snap := Snapshot{Updated: time.Now(), Status: st, Relay: enf.Status(), Devices: devs}
 			if b, err := json.MarshalIndent(snap, "", "  "); err == nil {
-				if err := renameio.WriteFile(filepath.Join(dir, StateFile), b, 0o640); err != nil {
+				if err := atomicfile.WriteFile(filepath.Join(dir, StateFile), b, 0o640); err != nil {
 					log.Warn("write state snapshot", "err", err)
 				}
 			}

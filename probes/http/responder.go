@@ -45,9 +45,10 @@ type Responder struct {
 	// AnyPath is how the server answers paths it does not serve, as real
 	// web servers differ: "" or "404" sends 404 (the default); "200" sends
 	// the root page with 200, as single-page interfaces do; "401" protects
-	// the whole site, answering every path, "/", configured paths and
-	// mounts alike, with the same 401 and challenge (Realm, Digest unless
-	// AuthScheme says Basic). Other values behave as "404".
+	// the whole site, answering every path, "/" and configured paths
+	// alike, with the same 401 and challenge (Realm, Digest unless
+	// AuthScheme says Basic) and a login page carrying Title; mounts keep
+	// their own authentication. Other values behave as "404".
 	AnyPath string
 	// Mounts hands every request whose path starts with a key to that
 	// handler (e.g. ONVIF SOAP at /onvif/); its answer still goes out with
@@ -97,11 +98,16 @@ type response struct {
 func (r *Responder) respond(req *http.Request) []byte {
 	path := req.URL.Path
 	var resp response
-	if r.AnyPath == "401" {
-		resp = r.challenge()
-	} else if h, ok := r.mount(path); ok {
+	h, mounted := r.mount(path)
+	switch {
+	case mounted:
+		// Behind a whole-site login a mounted service (ONVIF) applies its
+		// own authentication with its own nonces, as a device's ONVIF
+		// service does: it must answer GetSystemDateAndTime before login.
 		resp = runHandler(h, req)
-	} else {
+	case r.AnyPath == "401":
+		resp = r.challenge()
+	default:
 		resp = r.banner(path)
 	}
 	return r.serialise(req, resp)
@@ -160,9 +166,14 @@ func (r *Responder) rootPage() response {
 // challenge is AnyPath "401"'s answer to every path: one fixed page, so
 // nothing but the path tells two answers apart.
 func (r *Responder) challenge() response {
+	// The login page keeps the product's title, as many devices' do.
+	title := r.Title
+	if title == "" {
+		title = "401 Unauthorized"
+	}
 	resp := response{
 		status: http.StatusUnauthorized,
-		body:   []byte("<html><head><title>401 Unauthorized</title></head><body>401 Unauthorized</body></html>"),
+		body:   []byte("<html><head><title>" + htmlEscape(title) + "</title></head><body>401 Unauthorized</body></html>"),
 		header: [][2]string{{"Content-Type", "text/html"}},
 	}
 	return r.withAuthRealm(resp, r.Realm)

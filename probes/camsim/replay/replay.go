@@ -52,12 +52,6 @@ const (
 // realm, and this one names nobody.
 const DefaultRealm = "Login Required"
 
-// ONVIFPort is where a mode-401 device serves ONVIF: its web server
-// challenges every path, the device service included, so ONVIF listens
-// apart and WS-Discovery names the address, as on devices whose ONVIF
-// service has its own port. In the other modes it shares port 80.
-const ONVIFPort = 8081
-
 // SNMPCommunity is the read community of every replayed SNMP agent; the
 // survey is configured with it, as SNMP is never asked with a guessed one.
 const SNMPCommunity = "replay-ro"
@@ -152,7 +146,10 @@ func Profile(e realworld.Entry, mode Mode, n int) (camsim.Profile, error) {
 			}
 		}
 		if p.ONVIF != nil {
-			p.ONVIF.Port = ONVIFPort
+			// The whole site wants HTTP Digest, the device service
+			// included: ONVIF answers a request with the installer's
+			// credentials and challenges any other.
+			p.ONVIF.Auth = "digest"
 		}
 	}
 	if mode == Mode200 && p.HTTPS != nil {

@@ -87,13 +87,13 @@ func TestModes(t *testing.T) {
 		}
 	}
 	// An entry's own realm is the whole site's realm in mode 401, and
-	// ONVIF moves off the challenged web server, announced by WS-Discovery.
+	// ONVIF, behind the same login, wants HTTP Digest.
 	p, err := Profile(entry(map[string]string{"http.realm": "Mine", "onvif.manufacturer": "M"}), Mode401, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.HTTP.Realm != "Mine" || p.ONVIF.Port != ONVIFPort || p.WSD == nil {
-		t.Errorf("mode 401: realm %q, onvif port %d, wsd %v", p.HTTP.Realm, p.ONVIF.Port, p.WSD)
+	if p.HTTP.Realm != "Mine" || p.ONVIF.Auth != "digest" || p.WSD == nil {
+		t.Errorf("mode 401: realm %q, onvif auth %q, wsd %v", p.HTTP.Realm, p.ONVIF.Auth, p.WSD)
 	}
 	if _, err := Profile(e, Mode("302"), 1); err == nil {
 		t.Error("unknown mode accepted")

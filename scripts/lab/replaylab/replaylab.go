@@ -18,7 +18,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/camwarden/camwarden/firmware/enforce"
 	"github.com/camwarden/camwarden/probes/camsim/replay"
@@ -37,7 +40,11 @@ type Options struct {
 	Modes     []replay.Mode // default replay.Modes
 	// Survey bounds each survey (--duration); default 60s. A survey ends
 	// by itself once every device is probed.
-	Survey   time.Duration
+	Survey time.Duration
+	// Parallel is how many labs run at once (default 1). Each has its
+	// own namespaces and /24; a survey spends most of its time waiting
+	// for silent UDP ports, so a few labs side by side cost little CPU.
+	Parallel int
 	StateDir string    // where the labs keep state and camsim logs; default a temporary directory
 	Log      io.Writer // one progress line per lab; nil = none
 }
@@ -54,6 +61,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if len(o.Modes) == 0 {
 		o.Modes = replay.Modes
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 1
 	}
 	if o.Survey <= 0 {
 		o.Survey = 60 * time.Second
@@ -163,24 +173,47 @@ func Run(ctx context.Context, entries []realworld.Entry, opts Options) (*Report,
 	if err := os.WriteFile(cfg, []byte(SurveyConfig()), 0o600); err != nil {
 		return nil, err
 	}
-	rep := &Report{}
+	type job struct {
+		mode   replay.Mode
+		prefix string
+		batch  int
+		lo, hi int
+	}
+	var jobs []job
 	nb := (len(entries) + opts.BatchSize - 1) / opts.BatchSize
 	for mi, mode := range opts.Modes {
 		for b := 0; b < nb; b++ {
 			// Even batches: 250 entries become 125+125, not 120+120+10.
-			lo, hi := b*len(entries)/nb, (b+1)*len(entries)/nb
-			res, batch, err := runBatch(ctx, entries[lo:hi], mode, fmt.Sprintf("%s%d%d", opts.Prefix, mi, b), b, cfg, opts)
-			batch.Err = err
-			rep.Batches = append(rep.Batches, batch)
-			rep.Results = append(rep.Results, res...)
-			fmt.Fprintf(opts.Log, "replaylab: mode %s batch %d: %d devices, lab up %s, survey %s\n", mode, b, batch.Devices,
-				batch.Up.Round(time.Millisecond), batch.Survey.Round(time.Millisecond))
-			if err != nil {
-				return rep, fmt.Errorf("replaylab: mode %s batch %d: %w", mode, b, err)
-			}
+			jobs = append(jobs, job{mode, fmt.Sprintf("%s%d%d", opts.Prefix, mi, b), b, b * len(entries) / nb, (b + 1) * len(entries) / nb})
 		}
 	}
-	return rep, nil
+	results := make([][]Result, len(jobs))
+	batches := make([]Batch, len(jobs))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Parallel)
+	for i, j := range jobs {
+		g.Go(func() error {
+			res, batch, err := runBatch(gctx, entries[j.lo:j.hi], j.mode, j.prefix, j.batch, cfg, opts)
+			batch.Err = err
+			results[i], batches[i] = res, batch
+			mu.Lock()
+			fmt.Fprintf(opts.Log, "replaylab: mode %s batch %d: %d devices, lab up %s, survey %s\n", j.mode, j.batch, batch.Devices,
+				batch.Up.Round(time.Millisecond), batch.Survey.Round(time.Millisecond))
+			mu.Unlock()
+			if err != nil {
+				return fmt.Errorf("replaylab: mode %s batch %d: %w", j.mode, j.batch, err)
+			}
+			return nil
+		})
+	}
+	err = g.Wait()
+	rep := &Report{}
+	for i := range jobs {
+		rep.Batches = append(rep.Batches, batches[i])
+		rep.Results = append(rep.Results, results[i]...)
+	}
+	return rep, err
 }
 
 // SurveyConfig is the survey's configuration on a replay site: the

@@ -10,7 +10,7 @@ set -euo pipefail
 want=${1:-test}
 test_pkgs=(iproute2 iputils-ping mosquitto mosquitto-clients wsdd wsdd2 dnsmasq udhcpc lldpd avahi-daemon avahi-utils
   miniupnpd python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  systemd dpkg-dev qemu-user-static tshark snmpd)
+  systemd dpkg-dev qemu-user-static tshark snmpd postgresql chromium poppler-utils)
 bench_pkgs=(nmap arp-scan tshark)
 case "$want" in
   test) pkgs=("${test_pkgs[@]}") ;;
@@ -47,7 +47,7 @@ apt-get update -qq || true
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/camwarden-apt.log 2>&1 || {
   echo "deps: apt-get install failed; see /tmp/camwarden-apt.log" >&2; tail -20 /tmp/camwarden-apt.log >&2; exit 1; }
 # Packaged services must not be running on the real network (systemd-less images ignore this).
-for svc in dnsmasq avahi-daemon lldpd miniupnpd mosquitto wsdd snmpd; do
+for svc in dnsmasq avahi-daemon lldpd miniupnpd mosquitto wsdd snmpd postgresql; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 echo "deps: done"

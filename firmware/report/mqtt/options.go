@@ -2,14 +2,14 @@ package mqtt
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/camwarden/camwarden/firmware/report/wire"
 )
 
 // Options configure a Client. Broker, ApplianceID and OutboxPath are
@@ -59,8 +59,8 @@ type Options struct {
 	PublishWindow int
 }
 
-// Topic root for every appliance.
-const TopicRoot = "camwarden/v1/"
+// TopicRoot is wire.TopicRoot.
+const TopicRoot = wire.TopicRoot
 
 func (o *Options) setDefaults() {
 	if o.ClientID == "" {
@@ -134,45 +134,17 @@ func (o *Options) validate() error {
 	return nil
 }
 
-func isTLS(u *url.URL) bool {
-	switch u.Scheme {
-	case "ssl", "tls", "mqtts":
-		return true
-	}
-	return false
-}
+func isTLS(u *url.URL) bool { return wire.IsTLSBroker(u) }
 
 // ErrBadCA means the configured CA file could not be used.
-var ErrBadCA = errors.New("unusable CA file")
+var ErrBadCA = wire.ErrBadCA
 
 // TLSConfig builds the TLS configuration for a TLS broker URL from CAFile,
 // CertFile and KeyFile. It returns nil for plain-TCP URLs.
 func (o Options) TLSConfig() (*tls.Config, error) {
-	u, err := url.Parse(o.Broker)
+	cfg, err := wire.BrokerTLS(o.Broker, o.CAFile, o.CertFile, o.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("mqtt: options: Broker %q: %w", o.Broker, err)
-	}
-	if !isTLS(u) {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt: CAFile %s: %w: %w", o.CAFile, ErrBadCA, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mqtt: CAFile %s: %w: no PEM certificate in it", o.CAFile, ErrBadCA)
-		}
-		cfg.RootCAs = pool
-	}
-	if o.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt: client certificate CertFile %s / KeyFile %s: %w", o.CertFile, o.KeyFile, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+		return nil, fmt.Errorf("mqtt: %w", err)
 	}
 	return cfg, nil
 }

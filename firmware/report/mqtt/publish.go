@@ -3,6 +3,8 @@ package mqtt
 import (
 	"fmt"
 	"strings"
+
+	"github.com/camwarden/camwarden/firmware/report/wire"
 )
 
 // fleetMark prefixes a subscription suffix that lives under
@@ -10,10 +12,8 @@ import (
 // part of a real topic (MQTT topics are UTF-8 without NUL).
 const fleetMark = "\x00fleet/"
 
-// FleetTopic is the root of the fleet-wide down-link topics
-// (camwarden/v1/fleet/policy, camwarden/v1/fleet/keys). No appliance may
-// use "fleet" as its id.
-const FleetTopic = TopicRoot + "fleet/"
+// FleetTopic is wire.FleetTopic.
+const FleetTopic = wire.FleetTopic
 
 // topicFor maps a stored subscription suffix to its full topic.
 func (c *Client) topicFor(suffix string) string {

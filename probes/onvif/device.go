@@ -34,7 +34,10 @@ type Device struct {
 	ClockOffset time.Duration
 	Now         func() time.Time
 	Realm       string // HTTP Digest realm; "ONVIF" when empty
-	Log         *slog.Logger
+	// VideoSources is how many video sources GetVideoSources lists (an
+	// NVR's channel count); 0 answers with none.
+	VideoSources int
+	Log          *slog.Logger
 
 	mu     sync.Mutex
 	nonces map[string]time.Time
@@ -217,6 +220,15 @@ func (d *Device) answer(op, host string) (string, bool) {
 				`</tds:XAddr><tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>`)
 		}
 		b.WriteString(`</tds:GetServicesResponse>`)
+		return b.String(), true
+	case "GetVideoSources":
+		var b strings.Builder
+		b.WriteString(`<trt:GetVideoSourcesResponse xmlns:trt="` + NSMedia + `">`)
+		for i := range min(d.VideoSources, MaxVideoSources) {
+			fmt.Fprintf(&b, `<trt:VideoSources token="VideoSource_%d"><tt:Framerate>25</tt:Framerate>`+
+				`<tt:Resolution><tt:Width>1920</tt:Width><tt:Height>1080</tt:Height></tt:Resolution></trt:VideoSources>`, i+1)
+		}
+		b.WriteString(`</trt:GetVideoSourcesResponse>`)
 		return b.String(), true
 	}
 	return "", false

@@ -441,3 +441,26 @@ func TestResponseBounds(t *testing.T) {
 		}
 	}
 }
+
+// An NVR's ONVIF service is the one thing every recorder answers: its
+// video sources count the cameras behind it.
+func TestVideoSourcesCountsChannels(t *testing.T) {
+	d := hikDevice()
+	d.Auth = AuthDigest
+	d.VideoSources = 16
+	s, _ := serve(t, d)
+	c := &Client{XAddr: s.URL + "/onvif/Media", Creds: []Credential{{User: "admin", Password: secret}}}
+	n, err := c.VideoSources(context.Background())
+	if err != nil || n != 16 {
+		t.Fatalf("VideoSources = %d, %v; want 16", n, err)
+	}
+	c = &Client{XAddr: s.URL + "/onvif/Media", Creds: []Credential{{User: "admin", Password: "wrong"}}}
+	if n, err := c.VideoSources(context.Background()); !errors.Is(err, ErrNotAuthorized) || n != 0 {
+		t.Fatalf("wrong password: %d, %v; want ErrNotAuthorized", n, err)
+	}
+	d.VideoSources = 10 * MaxVideoSources
+	c = &Client{XAddr: s.URL + "/onvif/Media", Creds: []Credential{{User: "admin", Password: secret}}, MaxBody: 4 << 20}
+	if n, err := c.VideoSources(context.Background()); err == nil && n > MaxVideoSources {
+		t.Fatalf("VideoSources = %d, over the cap %d", n, MaxVideoSources)
+	}
+}

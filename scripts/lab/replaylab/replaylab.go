@@ -45,7 +45,7 @@ type Options struct {
 	// own namespaces and /24; a survey spends most of its time waiting
 	// for silent UDP ports, so a few labs side by side cost little CPU.
 	Parallel int
-	StateDir string    // where the labs keep state and camsim logs; default a temporary directory
+	StateDir string    // where the survey configuration is written; default a temporary directory
 	Log      io.Writer // one progress line per lab; nil = none
 }
 
@@ -251,8 +251,9 @@ func runBatch(ctx context.Context, entries []realworld.Entry, mode replay.Mode, 
 	if err := spec.Validate(); err != nil {
 		return results, batch, err
 	}
-	lopts := lab.Options{Prefix: prefix, Camsim: opts.Camsim, StateDir: filepath.Join(opts.StateDir, prefix),
-		ReadyTimeout: 60 * time.Second, Parallel: 16}
+	// The lab keeps its state where labs do (/run/camwarden-lab/<prefix>),
+	// so the Down below finds and stops what a run killed hard left.
+	lopts := lab.Options{Prefix: prefix, Camsim: opts.Camsim, ReadyTimeout: 60 * time.Second, Parallel: 16}
 	_ = lab.Down(ctx, lopts) // leftovers of a run killed hard
 	start := time.Now()
 	l, err := lab.Up(ctx, spec, lopts)

@@ -4,11 +4,12 @@
 // speed and accuracy against nmap and arp-scan on the 56-device lab,
 // reaction time from a camera's first packet to its verdict and to the
 // relay opening, and how many discovery packets the capture sees under a
-// flood of video. These are measurements, not tests: nothing passes or
+// flood of video, and the real-world corpus replayed in three web server
+// modes (score table). These are measurements, not tests: nothing passes or
 // fails, every loop is bounded, and the lab (namespaces prefixed "cwb") is
 // torn down on exit, Ctrl-C included.
 //
-//	sudo bin/cwbench [survey|reaction|filter|all] [--trials N] [--quick] [--bin DIR]
+//	sudo bin/cwbench [survey|reaction|filter|realworld|all] [--trials N] [--quick] [--bin DIR]
 package main
 
 import (
@@ -50,7 +51,7 @@ func main() {
 	cfg, err := parseArgs(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cwbench:", err)
-		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|all] [--trials N] [--quick] [--bin DIR]")
+		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|realworld|all] [--trials N] [--quick] [--bin DIR]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,7 +87,7 @@ func parseArgs(args []string) (config, error) {
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	switch cfg.what {
-	case "survey", "reaction", "filter", "all":
+	case "survey", "reaction", "filter", "realworld", "all":
 	default:
 		return cfg, fmt.Errorf("unknown benchmark %q", cfg.what)
 	}
@@ -124,6 +125,11 @@ func run(ctx context.Context, cfg config) error {
 	if ctx.Err() == nil && (cfg.what == "filter" || cfg.what == "all") {
 		if err := benchFilter(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("filter: %w", err))
+		}
+	}
+	if ctx.Err() == nil && (cfg.what == "realworld" || cfg.what == "all") {
+		if err := benchRealworld(ctx, cfg); err != nil {
+			errs = append(errs, fmt.Errorf("realworld: %w", err))
 		}
 	}
 	fmt.Fprintf(cfg.out, "%s (at the end)\n", machine())

@@ -22,6 +22,9 @@ func TestParseArgs(t *testing.T) {
 	if c, err := parseArgs([]string{"all"}); err != nil || c.what != "all" {
 		t.Fatalf("all alone: %+v %v", c, err)
 	}
+	if c, err := parseArgs([]string{"realworld", "--quick"}); err != nil || c.what != "realworld" {
+		t.Fatalf("realworld: %+v %v", c, err)
+	}
 	if _, err := parseArgs([]string{"bogus"}); err == nil {
 		t.Fatal("unknown benchmark accepted")
 	}

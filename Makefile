@@ -61,7 +61,7 @@ lab-down: ## (root) Remove everything lab-up created; safe to run twice
 fuzz: ## Run every fuzz target for FUZZTIME each (default 30s; CI runs a short smoke)
 	@scripts/fuzz.sh $(FUZZTIME)
 
-bench: build ## Go benchmarks, then (root) the lab benchmarks: survey vs nmap, reaction times, filter (CWBENCH=all|survey|reaction|filter)
+bench: build ## Go benchmarks, then (root) the lab benchmarks: survey vs nmap, reaction times, filter, real-world corpus score (CWBENCH=all|survey|reaction|filter|realworld)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./...
 	@if [ "$$(id -u)" = 0 ]; then scripts/deps.sh bench && $(BIN)/cwbench $(CWBENCH) --bin $(BIN); \
 	  else echo "lab benchmarks need root: sudo make bench"; fi

@@ -89,7 +89,7 @@ func startBoot(ctx context.Context, p *Profile, h Host, log *slog.Logger) error 
 	if h.IP.Is4() {
 		again = append(again, frames[0])
 	}
-	again = append(again, frames[len(frames)-2])
+	again = append(again, frames[len(frames)-1])
 	if err := send(again); err != nil {
 		return err
 	}

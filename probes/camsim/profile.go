@@ -52,6 +52,9 @@ type Profile struct {
 	Telnet *TelnetProfile `yaml:"telnet"`
 	FTP    *FTPProfile    `yaml:"ftp"`
 	SNMP   *SNMPProfile   `yaml:"snmp"`
+	// NVR is a recorder's management API (ISAPI or Dahua CGI) on the web
+	// server, listing the cameras behind it; see serve_nvr.go.
+	NVR *NVRProfile `yaml:"nvr"`
 }
 
 // TelnetProfile is a telnet server that greets like BusyBox telnetd: it
@@ -140,6 +143,9 @@ type ONVIFProfile struct {
 	// ClockOffset is how far the camera's clock is from true time; a
 	// WS-UsernameToken created outside ±5 minutes of the camera's clock is refused.
 	ClockOffset time.Duration `yaml:"clock_offset"`
+	// VideoSources is how many video sources GetVideoSources lists (an
+	// NVR's channels); 0 lists none.
+	VideoSources int `yaml:"video_sources"`
 }
 
 // WSDProfile is the WS-Discovery target.

@@ -77,13 +77,14 @@ func ONVIFHandler(p *Profile, h Host) http.Handler {
 			SerialNumber:    p.Serial,
 			HardwareID:      o.HardwareID,
 		},
-		MAC:         h.MAC,
-		Scopes:      scopes,
-		User:        o.User,
-		Password:    o.Password,
-		Auth:        onvifAuth(o.Auth),
-		ClockOffset: o.ClockOffset,
-		Realm:       realm,
+		MAC:          h.MAC,
+		Scopes:       scopes,
+		User:         o.User,
+		Password:     o.Password,
+		Auth:         onvifAuth(o.Auth),
+		ClockOffset:  o.ClockOffset,
+		Realm:        realm,
+		VideoSources: o.VideoSources,
 	}
 }
 

@@ -27,9 +27,15 @@ const (
 )
 
 // parseKV reads Dahua's "key=value" lines (CRLF or LF). Lines without '='
-// (the "OK" or "Error" some firmwares add) are skipped.
+// (the "OK" or "Error" some firmwares add) are skipped, and so is a last
+// line the answer stops inside.
 func parseKV(b []byte) map[string]string {
 	out := map[string]string{}
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 && i < len(b)-1 && len(bytes.TrimSpace(b[i+1:])) > 0 {
+		// The answer stops inside a line: its value may be cut short,
+		// and a cut serial or model is worse than none.
+		b = b[:i+1]
+	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
 	for n := 0; sc.Scan() && n < maxKVLines; n++ {

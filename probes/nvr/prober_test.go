@@ -48,13 +48,43 @@ func newTranscript(t *testing.T) *transcript {
 		if tr.buf.Len() == 0 {
 			t.Error("transcript is empty: the leak check saw nothing")
 		}
-		for _, s := range tr.secrets {
-			if s != "" && bytes.Contains(tr.buf.Bytes(), []byte(s)) {
-				t.Errorf("a configured password appears in the logs, errors, facts or results:\n%s", tr.buf.String())
-			}
+		if leaked := leaks(tr.buf.Bytes(), tr.secrets); len(leaked) > 0 {
+			t.Errorf("%d configured passwords appear in the logs, errors, facts or results:\n%s", len(leaked), tr.buf.String())
 		}
 	})
 	return tr
+}
+
+// leaks returns the secrets that occur in b.
+func leaks(b []byte, secrets []string) []string {
+	var out []string
+	for _, s := range secrets {
+		if s != "" && bytes.Contains(b, []byte(s)) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// The leak check itself must be able to fail: a transcript holding a
+// password (as %v of a plain struct would print it) is caught, and the
+// redacting Credential is not.
+func TestLeakCheckCatchesPasswords(t *testing.T) {
+	secret := "Leak-Check-9!"
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "%+v", struct{ User, Password string }{"admin", secret})
+	if len(leaks(buf.Bytes(), []string{secret})) != 1 {
+		t.Fatal("a printed password was not caught")
+	}
+	buf.Reset()
+	c := nvr.Credential{User: "admin", Password: secret}
+	fmt.Fprintf(&buf, "%v %+v %#v %s", c, c, c, []nvr.Credential{c})
+	b, _ := json.Marshal(map[string]any{"c": c, "cs": []nvr.Credential{c}})
+	buf.Write(b)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "cred", c)
+	if l := leaks(buf.Bytes(), []string{secret}); len(l) != 0 {
+		t.Fatalf("Credential printed its password: %s", buf.String())
+	}
 }
 
 // device is one emulated recorder on loopback.
@@ -150,7 +180,9 @@ func (d *device) stats(t *testing.T) nvr.EmulatorStats {
 	return s
 }
 
-func cred(d *device) nvr.Credential { return nvr.Credential{User: d.p.NVR.User, Password: d.p.NVR.Password} }
+func cred(d *device) nvr.Credential {
+	return nvr.Credential{User: d.p.NVR.User, Password: d.p.NVR.Password}
+}
 
 func fact(obs []probes.Observation, key string) string {
 	for _, o := range obs {

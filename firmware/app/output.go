@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/camwarden/camwarden/firmware/report"
+	"github.com/camwarden/camwarden/probes/classify"
 )
 
 // SurveyJSON is the public survey/analyze output: {"devices":[...]}.
@@ -109,56 +110,44 @@ func trunc(s string, n int) string {
 	return s[:n-1] + "…"
 }
 
-// Explain prints, in plain words, why a device got its verdict.
+// Explain prints, in plain words, why a device got its verdict: the same
+// text classify.Explain writes for a live verdict (rebuilt from the survey
+// or state file), then what the policy in force does about it.
 func Explain(w io.Writer, d report.Device) error {
 	var b strings.Builder
-	who := d.Maker
-	if who == "" {
-		who = "an unknown maker"
-	}
 	fmt.Fprintf(&b, "Device %s at %s\n", d.MAC, dash(d.IP))
-	if statusWord(d) == report.StatusReview {
-		who = "UNDETERMINED (review): the evidence points at " + strings.Join(d.Candidates, " and ")
-	}
-	fmt.Fprintf(&b, "  Made by:    %s", who)
-	if d.Brand != "" && !strings.EqualFold(d.Brand, d.Maker) {
-		fmt.Fprintf(&b, " (sold under the brand %s)", d.Brand)
-	}
-	fmt.Fprintf(&b, "\n  Confidence: %s\n", d.Confidence)
-	if d.Model != "" || d.Serial != "" || d.Firmware != "" {
-		fmt.Fprintf(&b, "  Model %s, serial %s, firmware %s\n", dash(d.Model), dash(d.Serial), dash(d.Firmware))
-	}
+	b.WriteString(classify.Explain(verdictOf(d)))
 	switch {
 	case statusWord(d) == report.StatusReview:
-		b.WriteString("  REVIEW: no action is taken until a person settles it.\n")
-		for _, r := range d.Review {
-			fmt.Fprintf(&b, "    ? %s\n", r)
-		}
-		b.WriteString("  To settle it: check the label and the web interface; allow-list the device by MAC or serial\n" +
-			"  (policy allow:) if it is harmless, or have a signed policy add a signature naming its maker.\n")
+		// classify.Explain said what a review asks for.
 	case d.Flagged && d.Action == "allowed":
-		b.WriteString("  Flagged by policy, but on the allow-list: no action is taken.\n")
+		b.WriteString("Policy: flagged, but on the allow-list: no action is taken.\n")
 	case d.Flagged:
-		fmt.Fprintf(&b, "  FLAGGED by policy; action: %s.\n", dash(d.Action))
+		fmt.Fprintf(&b, "Policy: FLAGGED; action: %s.\n", dash(d.Action))
 	default:
-		b.WriteString("  Not flagged by the policy in force.\n")
+		b.WriteString("Policy: not flagged by the policy in force.\n")
 	}
-	if len(d.Evidence) > 0 {
-		b.WriteString("  Why:\n")
-		for i, e := range d.Evidence {
-			fmt.Fprintf(&b, "    %d. [%s] %s\n", i+1, e.Probe, e.Detail)
-		}
+	if d.ProbedAt.IsZero() {
+		b.WriteString("Active probing: not (yet) probed; the verdict rests on what the device said unasked.\n")
 	} else {
-		b.WriteString("  No identifying evidence was seen.\n")
-	}
-	for _, c := range d.Conflicts {
-		fmt.Fprintf(&b, "  Note: %s\n", c)
-	}
-	for _, c := range d.Components {
-		fmt.Fprintf(&b, "  Contains restricted component: %s\n", c)
+		fmt.Fprintf(&b, "Active probing: last finished %s.\n", d.ProbedAt.Format(time.RFC3339))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// verdictOf rebuilds the classify verdict a published device came from.
+func verdictOf(d report.Device) classify.Verdict {
+	conf, _ := classify.ParseConfidence(d.Confidence)
+	v := classify.Verdict{Maker: d.Maker, Brand: d.Brand, Model: d.Model, Serial: d.Serial, Firmware: d.Firmware,
+		Confidence: conf, Conflicts: d.Conflicts, Components: d.Components, Notes: d.Notes,
+		Review: d.Review, Candidates: d.Candidates}
+	for _, e := range d.Evidence {
+		s, _ := classify.ParseConfidence(e.Strength)
+		v.Evidence = append(v.Evidence, classify.Evidence{Probe: e.Probe, Detail: e.Detail, Maker: e.Maker,
+			Brand: e.Brand, Strength: s, Rule: e.Rule})
+	}
+	return v
 }
 
 // compareIP orders dotted IPv4 strings numerically, empty last.
@@ -199,6 +188,9 @@ func WriteStatus(w io.Writer, id string, s Snapshot) error {
 	}
 	age := time.Since(s.Updated).Round(time.Second)
 	fmt.Fprintf(w, "appliance:  %s\n", id)
+	if s.Site != "" {
+		fmt.Fprintf(w, "site:       %s\n", s.Site)
+	}
 	fmt.Fprintf(w, "firmware:   %s\n", st.Firmware)
 	fmt.Fprintf(w, "policy:     version %d\n", st.PolicyVersion)
 	fmt.Fprintf(w, "interfaces: %s\n", dash(strings.Join(st.Interfaces, ", ")))
@@ -206,6 +198,17 @@ func WriteStatus(w io.Writer, id string, s Snapshot) error {
 		fmt.Fprintln(w, "state:      UNCONFIGURED: name the camera interface under interfaces: in the configuration")
 	}
 	fmt.Fprintf(w, "devices:    %d (%d flagged)\n", st.Devices, st.Flagged)
+	if st.CaptureDropped+st.PipelineDropped > 0 {
+		fmt.Fprintf(w, "dropped:    %d frames by the kernel, %d observations by the pipeline\n", st.CaptureDropped, st.PipelineDropped)
+	}
+	switch {
+	case !s.Broker.Configured:
+		fmt.Fprintln(w, "broker:     not configured (mqtt.broker)")
+	case s.Broker.Connected:
+		fmt.Fprintln(w, "broker:     connected")
+	default:
+		fmt.Fprintln(w, "broker:     NOT CONNECTED (retrying; events wait in the outbox)")
+	}
 	fmt.Fprintf(w, "uplink:     %s\n", relay)
 	_, err := fmt.Fprintf(w, "updated:    %s (%s ago)\n", s.Updated.Format(time.RFC3339), age)
 	return err

@@ -47,10 +47,10 @@ type Pipeline struct {
 	Now       func() time.Time
 	Log       *slog.Logger
 
-	policy  atomic.Pointer[enforce.Policy]
-	in      chan probes.Observation
-	dropped atomic.Uint64
-	turns   atomic.Uint64 // loop iterations, for the watchdog's health check
+	policy   atomic.Pointer[enforce.Policy]
+	in       chan probes.Observation
+	dropped  atomic.Uint64
+	lastTurn atomic.Int64 // when Run last turned (Unix ns), for the watchdog
 
 	mu   sync.Mutex
 	last map[string]report.Device // what was last reported per MAC
@@ -125,8 +125,14 @@ func (p *Pipeline) Sink(o probes.Observation) {
 // Dropped counts observations lost to a full queue.
 func (p *Pipeline) Dropped() uint64 { return p.dropped.Load() }
 
-// Turns counts processed observations and ticks; the watchdog checks it moves.
-func (p *Pipeline) Turns() uint64 { return p.turns.Load() }
+// LastTurn is when Run last processed an observation or a tick (zero before
+// it first did): the watchdog's proof the pipeline is not stuck.
+func (p *Pipeline) LastTurn() time.Time {
+	if n := p.lastTurn.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
 
 // View is the device as the outside world sees it: verdict plus decision.
 func (p *Pipeline) View(d inventory.Device) report.Device {
@@ -137,7 +143,8 @@ func (p *Pipeline) view(d inventory.Device, v classify.Verdict) report.Device {
 	dec := enforce.Decide(p.Policy(), enforce.Device{MAC: d.MAC, Serial: v.Serial, Verdict: v}, p.Now())
 	ev := make([]report.EvidenceItem, len(v.Evidence))
 	for i, e := range v.Evidence {
-		ev[i] = report.EvidenceItem{Probe: e.Probe, Detail: e.Detail}
+		ev[i] = report.EvidenceItem{Probe: e.Probe, Detail: e.Detail, Maker: e.Maker, Brand: e.Brand,
+			Strength: e.Strength.String(), Rule: e.Rule}
 	}
 	ip := ""
 	if d.IP.IsValid() {
@@ -146,7 +153,7 @@ func (p *Pipeline) view(d inventory.Device, v classify.Verdict) report.Device {
 	out := report.Device{
 		MAC: d.MAC, IP: ip, Maker: v.Maker, Brand: v.Brand, Model: v.Model, Serial: v.Serial,
 		Firmware: v.Firmware, Flagged: dec.Flagged, Confidence: v.Confidence.String(), Evidence: ev,
-		VLAN: d.VLAN, Action: string(dec.Action), Conflicts: v.Conflicts, Components: v.Components,
+		VLAN: d.VLAN, Action: string(dec.Action), Conflicts: v.Conflicts, Components: v.Components, Notes: v.Notes,
 		FirstSeen: d.FirstSeen, LastSeen: d.LastSeen, ProbedAt: d.ProbedAt, Status: statusOf(v, dec),
 	}
 	if dec.Review {
@@ -176,14 +183,13 @@ func (p *Pipeline) Run(ctx context.Context, tick time.Duration, forgetAfter time
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
+		p.lastTurn.Store(p.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			return nil
 		case o := <-p.in:
-			p.turns.Add(1)
 			p.handle(ctx, o)
 		case <-t.C:
-			p.turns.Add(1)
 			p.sweepPresence(ctx, forgetAfter)
 		}
 	}
@@ -323,7 +329,7 @@ func sameView(a, b report.Device) bool {
 	return a.IP == b.IP && a.Maker == b.Maker && a.Brand == b.Brand && a.Model == b.Model && a.Serial == b.Serial &&
 		a.Firmware == b.Firmware && a.Flagged == b.Flagged && a.Confidence == b.Confidence && a.Action == b.Action &&
 		a.Status == b.Status && slices.Equal(a.Review, b.Review) && slices.Equal(a.Candidates, b.Candidates) &&
-		slices.Equal(a.Conflicts, b.Conflicts) && slices.Equal(a.Components, b.Components) &&
+		slices.Equal(a.Conflicts, b.Conflicts) && slices.Equal(a.Components, b.Components) && slices.Equal(a.Notes, b.Notes) &&
 		slices.Equal(a.Evidence, b.Evidence)
 }
 

@@ -47,12 +47,10 @@ type PolicyOptions struct {
 	Now         func() time.Time
 	ClockSynced func() bool
 	Logger      *slog.Logger
-	// OnApply receives every policy swapped in, with its merged classifier
-	// signatures and version (0 for the fallback). It runs on the MQTT
-	// delivery goroutine: return quickly.
-	OnApply func(p enforce.Policy, sigs *classify.Set, version uint64)
-	// OnProbes receives the probe settings of every policy swapped in.
-	OnProbes func(policy.Probes)
+	// OnApply receives every policy swapped in, as one snapshot: rules,
+	// merged classifier signatures, probe settings and version (0 for the
+	// fallback). It runs on the MQTT delivery goroutine: return quickly.
+	OnApply func(Settings)
 }
 
 // PolicyManager receives signed key sets and policies from MQTT, applies
@@ -99,12 +97,26 @@ func (m *PolicyManager) Engine() *policy.Engine { return m.engine }
 
 // Current returns the policy in force (from the store at start, or the last
 // applied), or ok=false when none is and the local policy applies.
-func (m *PolicyManager) Current() (p enforce.Policy, sigs *classify.Set, version uint64, ok bool) {
+func (m *PolicyManager) Current() (Settings, bool) {
 	a := m.engine.Current()
 	if a == nil {
-		return enforce.Policy{}, nil, 0, false
+		return Settings{}, false
 	}
-	return a.Enforce, a.Signatures, a.Doc.Version, true
+	s, err := m.settings(a)
+	if err != nil {
+		m.log.Error("policy: stored policy not applicable", "err", err)
+		return Settings{}, false
+	}
+	return s, true
+}
+
+// settings is the snapshot of an applied policy.
+func (m *PolicyManager) settings(a *policy.Applied) (Settings, error) {
+	ep, err := policyFromDocument(a.Doc)
+	if err != nil {
+		return Settings{}, err
+	}
+	return Settings{Version: a.Doc.Version, Enforce: ep, Signatures: a.Signatures, Probes: a.Doc.Probes}, nil
 }
 
 // Subscribe registers Handle for the key set and both policy topics.
@@ -184,21 +196,20 @@ func (m *PolicyManager) handlePolicy(src policy.Source, payload []byte) {
 }
 
 func (m *PolicyManager) apply(a *policy.Applied) {
-	if a == nil {
-		if m.opts.OnApply != nil {
-			m.opts.OnApply(*m.opts.Fallback, m.opts.Base, 0)
-		}
-		if m.opts.OnProbes != nil {
-			m.opts.OnProbes(policy.Probes{})
-		}
+	if m.opts.OnApply == nil {
 		return
 	}
-	if m.opts.OnApply != nil {
-		m.opts.OnApply(a.Enforce, a.Signatures, a.Doc.Version)
+	if a == nil {
+		m.opts.OnApply(Settings{Enforce: *m.opts.Fallback, Signatures: m.opts.Base})
+		return
 	}
-	if m.opts.OnProbes != nil {
-		m.opts.OnProbes(a.Doc.Probes)
+	s, err := m.settings(a)
+	if err != nil {
+		// Parse validated the document, so this is a bug, not input.
+		m.log.Error("policy: verified policy not applicable", "version", a.Doc.Version, "err", err)
+		return
 	}
+	m.opts.OnApply(s)
 }
 
 // ReportedPayload is published retained on policy/reported.

@@ -93,9 +93,9 @@ func (r *rig) appliance(dir string) (*mqtt.Client, *app.PolicyManager) {
 	}
 	t.Cleanup(func() { c.Close() })
 	pm, err := app.NewPolicyManager(app.PolicyOptions{Dir: dir, RootKey: r.a.RootPublic(), ApplianceID: "app1", Publisher: c,
-		OnApply: func(p enforce.Policy, s *classify.Set, v uint64) {
+		OnApply: func(s app.Settings) {
 			r.mu.Lock()
-			r.applies = append(r.applies, applied{p, s, v})
+			r.applies = append(r.applies, applied{s.Enforce, s.Signatures, s.Version})
 			r.mu.Unlock()
 		}})
 	if err != nil {
@@ -289,8 +289,8 @@ func TestPolicyRestartOverMosquitto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, v, ok := pm.Current(); !ok || v != 7 {
-		t.Fatalf("stored policy not loaded: v%d %v", v, ok)
+	if s, ok := pm.Current(); !ok || s.Version != 7 {
+		t.Fatalf("stored policy not loaded: v%d %v", s.Version, ok)
 	}
 	r.appliance(dir)
 	r.report(policy.StatusReacknowledged, 7)

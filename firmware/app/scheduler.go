@@ -44,7 +44,10 @@ type Scheduler struct {
 	// inventory can record when a device was last asked and a survey
 	// knows when every addressed device has been.
 	Done func(mac string, probed bool)
-	Log  *slog.Logger
+	// Interval, when set, is the time between periodic sweeps (0: none);
+	// Run asks it again after every wait.
+	Interval func() time.Duration
+	Log      *slog.Logger
 
 	once    sync.Once
 	queue   chan string
@@ -188,9 +191,11 @@ func (s *Scheduler) wait(ctx context.Context) error {
 	return s.Limiter.Wait(ctx)
 }
 
-// Run probes queued hosts with Concurrency workers and, when interval > 0,
-// sweeps every interval, until ctx ends.
-func (s *Scheduler) Run(ctx context.Context, interval time.Duration) error {
+// Run probes queued hosts with Concurrency workers and sweeps every
+// Interval() (when set and positive; it is asked again after every wait, so
+// a signed policy's new interval applies without a restart), until ctx
+// ends.
+func (s *Scheduler) Run(ctx context.Context) error {
 	s.init()
 	var wg sync.WaitGroup
 	for range s.Concurrency {
@@ -200,21 +205,47 @@ func (s *Scheduler) Run(ctx context.Context, interval time.Duration) error {
 			s.worker(ctx)
 		}()
 	}
-	if interval > 0 {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-t.C:
-				s.Sweep(ctx)
-			}
-		}
+	if s.Interval != nil {
+		s.sweepEvery(ctx)
 	}
 	wg.Wait()
 	return nil
+}
+
+// sweepEvery sweeps whenever Interval() has passed since the last sweep
+// started, checking at least every intervalPoll so a change is noticed.
+func (s *Scheduler) sweepEvery(ctx context.Context) {
+	last := time.Now()
+	t := time.NewTimer(intervalPoll)
+	defer t.Stop()
+	for {
+		wait := intervalPoll
+		if iv := s.Interval(); iv > 0 {
+			wait = min(max(iv-time.Since(last), 0), intervalPoll)
+			if wait == 0 {
+				last = time.Now()
+				s.Sweep(ctx)
+				continue
+			}
+		}
+		t.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// intervalPoll is how often Run re-reads Interval while waiting.
+var intervalPoll = time.Second
+
+// Queued counts hosts waiting for their turn.
+func (s *Scheduler) Queued() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
 }
 
 func (s *Scheduler) worker(ctx context.Context) {

@@ -77,7 +77,7 @@ func TestSchedulerBoundsConcurrencyAndTimesOut(t *testing.T) {
 		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Run(ctx, 0); close(done) }()
+	go func() { s.Run(ctx); close(done) }()
 	for i := range 10 {
 		s.Enqueue(net.HardwareAddr{2, 0, 0, 0, 0, byte(i + 1)}.String())
 	}
@@ -135,7 +135,7 @@ func TestSchedulerRetriesUnidentifiedHosts(t *testing.T) {
 		}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go s.Run(ctx, 0)
+	go s.Run(ctx)
 	s.Enqueue("02:00:00:00:00:09")
 	time.Sleep(500 * time.Millisecond)
 	if n := probed.Load(); n != 4 {

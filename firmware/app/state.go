@@ -22,10 +22,18 @@ import (
 // needs a listening port.
 type Snapshot struct {
 	Appliance string          `json:"appliance,omitempty"`
+	Site      string          `json:"site,omitempty"`
+	Broker    BrokerState     `json:"broker"`
 	Updated   time.Time       `json:"updated"`
 	Status    report.Status   `json:"status"`
 	Relay     enforce.Status  `json:"relay"`
 	Devices   []report.Device `json:"devices"`
+}
+
+// BrokerState is the MQTT link as `camwarden status` shows it.
+type BrokerState struct {
+	Configured bool `json:"configured"`
+	Connected  bool `json:"connected"`
 }
 
 // StateFile is the snapshot's name under the state directory.
@@ -56,8 +64,8 @@ func (p *Pipeline) Views() []report.Device {
 	return out
 }
 
-func stateLoop(ctx context.Context, dir string, rep report.Reporter, status func() report.Status, p *Pipeline,
-	enf *enforce.Enforcer, view io.Writer, log *slog.Logger) error {
+func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status func() report.Status,
+	extras func(*Snapshot), p *Pipeline, enf *enforce.Enforcer, view io.Writer, log *slog.Logger) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var last report.Status
@@ -77,7 +85,10 @@ func stateLoop(ctx context.Context, dir string, rep report.Reporter, status func
 			WriteTable(view, devs)
 		}
 		if n%2 == 0 {
-			snap := Snapshot{Updated: time.Now(), Status: st, Relay: enf.Status(), Devices: devs}
+			snap := Snapshot{Appliance: id, Updated: time.Now(), Status: st, Relay: enf.Status(), Devices: devs}
+			if extras != nil {
+				extras(&snap)
+			}
 			if b, err := json.MarshalIndent(snap, "", "  "); err == nil {
 				if err := atomicfile.WriteFile(filepath.Join(dir, StateFile), b, 0o640); err != nil {
 					log.Warn("write state snapshot", "err", err)

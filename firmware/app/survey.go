@@ -15,7 +15,6 @@ import (
 	"github.com/camwarden/camwarden/firmware/report"
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/capture"
-	"golang.org/x/time/rate"
 )
 
 // SurveyOptions configures a one-shot survey.
@@ -52,10 +51,7 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	reg := Registry(o.Probing, o.Log)
 	p := oneShotPipeline(o.Policy, time.Hour, o.Now, o.Log)
 	inv := p.Inv
-	s := &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: []probes.Link{link}, Sink: p.Sink,
-		Concurrency: o.Probing.Concurrency, PerHost: o.Probing.PerHost, Timeout: o.Probing.Timeout,
-		Discovery: o.Probing.Discovery, Limiter: rate.NewLimiter(rate.Limit(o.Probing.RatePPS), o.Probing.RatePPS),
-		Log: o.Log, Target: targetFrom(inv)}
+	s := newScheduler(o.Probing, reg, []probes.Link{link}, inv, p.Sink, o.Log)
 	// unprobed holds the devices with an address whose probing has not
 	// finished: the survey is not over while one is left, however quiet
 	// the network (a device first seen by IPv6 or LLDP gets its address
@@ -87,7 +83,7 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	bg, stop := context.WithCancel(context.Background())
 	defer stop()
 	go p.Run(bg, time.Hour, 0)
-	go s.Run(bg, 0)
+	go s.Run(bg)
 
 	if src, err := capture.Open(capture.Options{Iface: o.Iface}); err != nil {
 		o.Log.Warn("passive capture unavailable; surveying actively only", "iface", o.Iface, "err", err)

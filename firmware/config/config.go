@@ -24,17 +24,20 @@ func Sample() []byte { return bytes.Clone(sample) }
 
 // Config is the whole configuration file.
 type Config struct {
-	ApplianceID string      `yaml:"appliance_id"` // default: derived from /etc/machine-id
-	StateDir    string      `yaml:"state_dir"`
-	LogLevel    string      `yaml:"log_level"` // debug | info | warn | error
-	Interfaces  []Interface `yaml:"interfaces"`
-	Probing     Probing     `yaml:"probing"`
-	Policy      Policy      `yaml:"policy"`
-	Board       Board       `yaml:"board"`
-	Inventory   Inventory   `yaml:"inventory"`
-	MQTT        MQTT        `yaml:"mqtt"`
-	Watchdog    Watchdog    `yaml:"watchdog"`
-	OTA         OTA         `yaml:"ota"`
+	ApplianceID string `yaml:"appliance_id"` // default: derived from /etc/machine-id
+	// Site names where the appliance is installed; a signed policy scoped
+	// to sites applies only on appliances configured with one of them.
+	Site       string      `yaml:"site"`
+	StateDir   string      `yaml:"state_dir"`
+	LogLevel   string      `yaml:"log_level"` // debug | info | warn | error
+	Interfaces []Interface `yaml:"interfaces"`
+	Probing    Probing     `yaml:"probing"`
+	Policy     Policy      `yaml:"policy"`
+	Board      Board       `yaml:"board"`
+	Inventory  Inventory   `yaml:"inventory"`
+	MQTT       MQTT        `yaml:"mqtt"`
+	Watchdog   Watchdog    `yaml:"watchdog"`
+	OTA        OTA         `yaml:"ota"`
 }
 
 // OTA configures firmware updates (jobs arrive over MQTT, signed releases
@@ -162,6 +165,9 @@ type MQTT struct {
 	KeyFile      string        `yaml:"key_file"`
 	OutboxMax    int           `yaml:"outbox_max_events"`
 	OutboxMaxAge time.Duration `yaml:"outbox_max_age"`
+	// TeleInterval is how often telemetry (tele, QoS 0) is published; 0
+	// turns it off.
+	TeleInterval time.Duration `yaml:"tele_interval"`
 }
 
 // Watchdog controls the systemd and hardware watchdogs.
@@ -197,7 +203,7 @@ func Default() Config {
 			Relay: Relay{Active: "high", Contacts: "normally_closed"},
 		},
 		Inventory: Inventory{MaxDevices: 4096, ForgetAfter: 7 * 24 * time.Hour, GoneAfter: 10 * time.Minute},
-		MQTT:      MQTT{OutboxMax: 100000, OutboxMaxAge: 7 * 24 * time.Hour},
+		MQTT:      MQTT{OutboxMax: 100000, OutboxMaxAge: 7 * 24 * time.Hour, TeleInterval: time.Minute},
 		OTA:       OTA{TrialTimeout: 2 * time.Minute},
 	}
 }
@@ -231,6 +237,7 @@ func Parse(b []byte) (Config, error) {
 
 var (
 	idRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
+	siteRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`) // as ota/policy's scope.sites
 	pinRE   = regexp.MustCompile(`^GPIO(0|[1-9][0-9]?)$`)
 	ifaceRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,15}$`)
 )
@@ -279,6 +286,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ApplianceID != "" && !idRE.MatchString(c.ApplianceID) {
 		bad("appliance_id", c.ApplianceID, "use letters, digits, - and _ (at most 63), it becomes an MQTT topic level")
+	}
+	if c.Site != "" && !siteRE.MatchString(c.Site) {
+		bad("site", c.Site, "use lower-case letters, digits, '.', '_' or '-' (at most 63), as policy scopes name sites")
 	}
 	if c.StateDir == "" {
 		bad("state_dir", c.StateDir, "must be set")
@@ -457,6 +467,9 @@ func (c *Config) Validate() error {
 	}
 	if m.OutboxMax < 1 {
 		bad("mqtt.outbox_max_events", m.OutboxMax, "must be at least 1")
+	}
+	if m.TeleInterval < 0 || (m.TeleInterval > 0 && m.TeleInterval < time.Second) {
+		bad("mqtt.tele_interval", m.TeleInterval, "0s (off) or at least 1s")
 	}
 	if c.OTA.TrialTimeout < 10*time.Second || c.OTA.TrialTimeout > time.Hour {
 		bad("ota.trial_timeout", c.OTA.TrialTimeout, "want 10s..1h")

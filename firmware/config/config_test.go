@@ -41,6 +41,8 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{"probing: {rate_pps: 0}", "probing.rate_pps", "0"},
 		{"mqtt: {broker: 'http://x'}", "mqtt.broker", "http://x"},
 		{"appliance_id: 'a/b'", "appliance_id", "a/b"},
+		{"site: 'London HQ'", "site", "London HQ"},
+		{"mqtt: {tele_interval: 10ms}", "mqtt.tele_interval", "10ms"},
 		{"probing: {disabled: [gopher]}", "probing.disabled[0]", "gopher"},
 		{"probing: {snmp_communities: ['']}", "probing.snmp_communities[0]", ""},
 		{"probing: {sweep_interval: 20m}", "inventory.gone_after", "10m0s"},

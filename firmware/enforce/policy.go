@@ -110,3 +110,65 @@ func (p Policy) Validate() error {
 func (p Policy) minIsolate() classify.Confidence {
 	return max(p.MinIsolate, classify.Strong)
 }
+
+// Rules is a policy as people write it: the local policy section of the
+// configuration and a signed policy document both say this much. FromRules
+// is the one place it becomes an enforceable Policy, so both are normalised
+// and checked alike.
+type Rules struct {
+	FlaggedMakers     []string
+	FlaggedComponents []string
+	Actions           map[string]string // maker or component -> alert | isolate
+	MinIsolate        string            // "" = strong
+	Allow             []Allow
+	HoldTime          time.Duration // 0: restore as soon as the devices are gone
+	AutoRestore       bool
+	Version           uint64
+}
+
+// FromRules converts r, lower-casing maker ids and allow-list MACs to their
+// canonical form. Errors name the field.
+func FromRules(r Rules) (Policy, error) {
+	p := Policy{
+		FlaggedMakers:     lowerAll(r.FlaggedMakers),
+		FlaggedComponents: lowerAll(r.FlaggedComponents),
+		Actions:           make(map[string]Action, len(r.Actions)),
+		MinIsolate:        classify.Strong,
+		HoldTime:          r.HoldTime,
+		AutoRestore:       r.AutoRestore,
+		Version:           r.Version,
+	}
+	for k, a := range r.Actions {
+		act, err := ParseAction(a)
+		if err != nil {
+			return Policy{}, fmt.Errorf("actions.%s: %w", k, err)
+		}
+		p.Actions[strings.ToLower(strings.TrimSpace(k))] = act
+	}
+	if r.MinIsolate != "" {
+		c, err := classify.ParseConfidence(r.MinIsolate)
+		if err != nil {
+			return Policy{}, fmt.Errorf("min_isolate: %w", err)
+		}
+		p.MinIsolate = c
+	}
+	for i, a := range r.Allow {
+		if a.MAC != "" {
+			m := normMAC(a.MAC)
+			if m == "" {
+				return Policy{}, fmt.Errorf("allow[%d].mac: %q is not a MAC address", i, a.MAC)
+			}
+			a.MAC = m
+		}
+		p.AllowList = append(p.AllowList, a)
+	}
+	return p, p.Validate()
+}
+
+func lowerAll(s []string) []string {
+	out := make([]string, 0, len(s))
+	for _, v := range s {
+		out = append(out, strings.ToLower(strings.TrimSpace(v)))
+	}
+	return out
+}

@@ -9,6 +9,12 @@ import (
 type EvidenceItem struct {
 	Probe  string `json:"probe"`
 	Detail string `json:"detail"`
+	// Added fields: who the evidence points at, how strong it is, and the
+	// signature that matched, so a file alone can be explained.
+	Maker    string `json:"maker,omitempty"`
+	Brand    string `json:"brand,omitempty"`
+	Strength string `json:"strength,omitempty"`
+	Rule     string `json:"rule,omitempty"`
 }
 
 // Device is one device's state as the outside world sees it. Its JSON is the
@@ -31,6 +37,7 @@ type Device struct {
 	Action     string    `json:"action,omitempty"` // "alert" | "isolate" | "allowed" when flagged
 	Conflicts  []string  `json:"conflicts,omitempty"`
 	Components []string  `json:"components,omitempty"`
+	Notes      []string  `json:"notes,omitempty"` // plain-words remarks (corroboration, OUI-only, local MAC)
 	FirstSeen  time.Time `json:"first_seen,omitzero"`
 	LastSeen   time.Time `json:"last_seen,omitzero"`
 	// ProbedAt is when active probing of the device last finished; zero
@@ -83,7 +90,9 @@ type Status struct {
 	Flagged        int      `json:"flagged"`
 	UplinkCut      bool     `json:"uplink_cut"`
 	Unconfigured   bool     `json:"unconfigured,omitempty"`
-	CaptureDropped uint64   `json:"capture_dropped,omitempty"`
+	CaptureDropped uint64   `json:"capture_dropped,omitempty"` // frames the kernel dropped (socket buffer full)
+	// PipelineDropped counts observations lost to a full pipeline queue.
+	PipelineDropped uint64 `json:"pipeline_dropped,omitempty"`
 }
 
 // Reporter publishes the appliance's state and events. Implementations must

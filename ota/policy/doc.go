@@ -20,7 +20,9 @@
 // Trusted time is the later of the system clock, once synchronised, and the
 // newest issued_at of any accepted signed document (persisted).
 //
-// This package does not talk MQTT and does not drive enforcement: the
-// firmware/app glue feeds it messages, reports outcomes and hands
-// Applied.Enforce and Applied.Signatures to the enforcer and classifier.
+// This package does not talk MQTT and does not drive enforcement (it
+// depends on signing and classification only): the firmware/app glue feeds
+// it messages, reports outcomes, turns Applied.Doc into the enforcer's rules
+// (enforce.FromRules, the same converter the local policy uses) and hands
+// Applied.Signatures to the classifier.
 package policy

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/camwarden/camwarden/firmware/enforce"
 	"github.com/camwarden/camwarden/probes/classify"
 )
 
@@ -156,7 +155,7 @@ func (d *Document) Validate() error {
 		return fmt.Errorf("actions: %d entries, more than %d", len(d.Actions), maxList)
 	}
 	for k, a := range d.Actions {
-		if _, err := enforce.ParseAction(a); err != nil {
+		if a != "alert" && a != "isolate" {
 			return fmt.Errorf("actions[%s]: %q: want alert or isolate", k, a)
 		}
 		if !slices.Contains(d.FlaggedMakers, k) && !slices.Contains(d.FlaggedComponents, k) {
@@ -208,43 +207,6 @@ func (d *Document) InScope(applianceID, site string) bool {
 		return true
 	}
 	return site != "" && slices.Contains(d.Scope.Sites, site)
-}
-
-// ToEnforce converts the document into what firmware/enforce applies.
-func (d *Document) ToEnforce() (enforce.Policy, error) {
-	p := enforce.Policy{
-		FlaggedMakers:     slices.Clone(d.FlaggedMakers),
-		FlaggedComponents: slices.Clone(d.FlaggedComponents),
-		Actions:           make(map[string]enforce.Action, len(d.Actions)),
-		MinIsolate:        classify.Strong,
-		HoldTime:          time.Duration(d.HoldTime),
-		AutoRestore:       d.AutoRestore,
-		Version:           d.Version,
-	}
-	if p.HoldTime == 0 {
-		p.HoldTime = enforce.DefaultHoldTime
-	}
-	for k, a := range d.Actions {
-		act, err := enforce.ParseAction(a)
-		if err != nil {
-			return enforce.Policy{}, fmt.Errorf("policy: actions[%s]: %w", k, err)
-		}
-		p.Actions[k] = act
-	}
-	if d.MinIsolate != "" {
-		c, err := classify.ParseConfidence(d.MinIsolate)
-		if err != nil {
-			return enforce.Policy{}, fmt.Errorf("policy: min_isolate: %w", err)
-		}
-		p.MinIsolate = c
-	}
-	for _, a := range d.AllowList {
-		p.AllowList = append(p.AllowList, enforce.Allow{MAC: strings.ToLower(a.MAC), Serial: a.Serial, Reason: a.Reason, Expires: a.Expires})
-	}
-	if err := p.Validate(); err != nil {
-		return enforce.Policy{}, err
-	}
-	return p, nil
 }
 
 // ClassifierSet returns base merged with the document's extra signatures

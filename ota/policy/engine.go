@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/camwarden/camwarden/firmware/enforce"
 	"github.com/camwarden/camwarden/ota/sign"
 	"github.com/camwarden/camwarden/probes/classify"
 )
@@ -89,7 +88,6 @@ type Applied struct {
 	Envelope   []byte // as received and stored
 	SHA256     string // hex SHA-256 of the signed document bytes
 	Source     Source
-	Enforce    enforce.Policy
 	Signatures *classify.Set
 }
 
@@ -233,17 +231,13 @@ func (e *Engine) reverify(raw []byte, ks *sign.KeySet) (*Applied, error) {
 }
 
 func (e *Engine) build(doc *Document, envelope, payload []byte, src Source) (*Applied, error) {
-	ep, err := doc.ToEnforce()
-	if err != nil {
-		return nil, err
-	}
 	set, err := doc.ClassifierSet(e.opts.Base)
 	if err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(payload)
 	return &Applied{Doc: doc, Envelope: bytes.Clone(envelope), SHA256: hex.EncodeToString(sum[:]), Source: src,
-		Enforce: ep, Signatures: set}, nil
+		Signatures: set}, nil
 }
 
 // Current is the policy in force, or nil (the caller's local default

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/camwarden/camwarden/firmware/enforce"
 	"github.com/camwarden/camwarden/ota/policy"
 	"github.com/camwarden/camwarden/ota/sign"
 	"github.com/camwarden/camwarden/ota/sign/signtest"
@@ -88,7 +87,7 @@ func TestApplyReackRejectOlderAndReload(t *testing.T) {
 	v1 := f.signed(doc(1))
 	r := e.HandlePolicy(policy.SourceFleet, v1)
 	mustStatus(t, r, policy.StatusApplied, "")
-	if !r.Changed || r.Applied == nil || r.Applied.Enforce.Actions["hikvision"] != enforce.ActionAlert || r.Applied.Enforce.Version != 1 {
+	if !r.Changed || r.Applied == nil || r.Applied.Doc.Actions["hikvision"] != "alert" || r.Applied.Doc.Version != 1 {
 		t.Fatalf("v1 applied as %+v", r.Applied)
 	}
 	mustStatus(t, e.HandlePolicy(policy.SourceFleet, v1), policy.StatusReacknowledged, "")
@@ -100,8 +99,8 @@ func TestApplyReackRejectOlderAndReload(t *testing.T) {
 	}))
 	r = e.HandlePolicy(policy.SourceFleet, v2)
 	mustStatus(t, r, policy.StatusApplied, "")
-	p := e.Current().Enforce
-	if p.Actions["hikvision"] != enforce.ActionIsolate || p.MinIsolate != classify.Definitive || len(p.FlaggedMakers) != 3 {
+	p := e.Current().Doc
+	if p.Actions["hikvision"] != "isolate" || p.MinIsolate != "definitive" || len(p.FlaggedMakers) != 3 {
 		t.Fatalf("v2 enforce policy %+v", p)
 	}
 	r = e.HandlePolicy(policy.SourceFleet, v1)
@@ -239,8 +238,8 @@ func TestCrashAtEachStep(t *testing.T) {
 			if c == nil || c.Doc.Version != wantV || e2.Floor() != wantV {
 				t.Fatalf("after restart: %+v floor %d, want v%d", c, e2.Floor(), wantV)
 			}
-			if wantV == 2 && c.Enforce.Actions["hikvision"] != enforce.ActionIsolate {
-				t.Fatalf("v2 loaded inconsistently: %+v", c.Enforce)
+			if wantV == 2 && c.Doc.Actions["hikvision"] != "isolate" {
+				t.Fatalf("v2 loaded inconsistently: %+v", c.Doc)
 			}
 			// The retained message arrives again after the restart.
 			want := policy.StatusApplied
@@ -365,7 +364,7 @@ func TestMostSpecificWinsAtEqualVersion(t *testing.T) {
 	mustStatus(t, e.HandlePolicy(policy.SourceFleet, fleet), policy.StatusApplied, "")
 	mustStatus(t, e.HandlePolicy(policy.SourceAppliance, mine), policy.StatusApplied, "")
 	mustStatus(t, e.HandlePolicy(policy.SourceFleet, fleet), policy.StatusRejected, policy.CodeOldVersion)
-	if c := e.Current(); c.Source != policy.SourceAppliance || c.Enforce.Actions["hikvision"] != enforce.ActionIsolate {
+	if c := e.Current(); c.Source != policy.SourceAppliance || c.Doc.Actions["hikvision"] != "isolate" {
 		t.Fatalf("in force: %+v", c)
 	}
 	// Arrival in the other order ends the same way.
@@ -422,8 +421,8 @@ signatures:
 	if !found {
 		t.Fatal("extra rule missing")
 	}
-	p := a.Enforce
-	if p.HoldTime != 20*time.Minute || !p.AutoRestore || len(p.AllowList) != 1 || p.AllowList[0].MAC != "bc:ad:28:00:00:01" {
+	p := a.Doc
+	if time.Duration(p.HoldTime) != 20*time.Minute || !p.AutoRestore || len(p.AllowList) != 1 || !strings.EqualFold(p.AllowList[0].MAC, "bc:ad:28:00:00:01") {
 		t.Fatalf("enforce policy %+v", p)
 	}
 	if !a.Doc.Probes.PassiveOnly || a.Doc.Probes.Disabled[0] != "onvif" || time.Duration(a.Doc.Probes.SweepInterval) != time.Hour {

@@ -73,7 +73,7 @@ func Dial(opts Options) (*Client, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		opts: opts, log: opts.Logger.With("broker", opts.Broker, "appliance", opts.ApplianceID),
+		opts: opts, log: opts.Logger.With("broker", opts.Broker), // the caller's logger names the appliance
 		tls: tc, prefix: TopicRoot + opts.ApplianceID + "/", ob: ob,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}),
 		devices: map[string]report.Device{}, forgotten: map[string]struct{}{},

@@ -99,7 +99,7 @@ probes: {disabled: [onvif], sweep_interval: 30m}
 	defer c.Close()
 	pm, err := app.NewPolicyManager(app.PolicyOptions{Dir: filepath.Join(work, "state"), RootKey: string(rootPub),
 		ApplianceID: "app1", Publisher: c,
-		OnApply: func(p enforce.Policy, _ *classify.Set, _ uint64) { mu.Lock(); got = append(got, p); mu.Unlock() }})
+		OnApply: func(s app.Settings) { mu.Lock(); got = append(got, s.Enforce); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}

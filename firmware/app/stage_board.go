@@ -1,21 +1,16 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/camwarden/camwarden/board"
 	"github.com/camwarden/camwarden/board/console"
 	"github.com/camwarden/camwarden/board/labrelay"
 	"github.com/camwarden/camwarden/board/periph"
 	"github.com/camwarden/camwarden/firmware/config"
-	"github.com/camwarden/camwarden/firmware/report"
-	"github.com/camwarden/camwarden/firmware/report/mqtt"
 )
 
 // BoardIO is where a console board draws and reads button presses.
@@ -89,26 +84,22 @@ type withRelay struct {
 
 func (w withRelay) Relay() board.Relay { return w.relay }
 
-// OpenReporter connects to the configured broker, or logs when none is set.
-func OpenReporter(ctx context.Context, cfg config.Config, id string, log *slog.Logger) (report.Reporter, error) {
-	m := cfg.MQTT
-	if m.Broker == "" {
-		return report.Log{L: log}, nil
-	}
-	pw := ""
-	if m.PasswordFile != "" {
-		b, err := os.ReadFile(m.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("mqtt.password_file: %w", err)
+// startBoard opens the board and runs the start-up LED sweep, which shows
+// an installer every LED works. It runs before the enforcer takes the LEDs
+// over and touches no relay; the persisted relay state is restored right
+// after it (stage_enforcer.go), before anything probes.
+func (d *daemon) startBoard() error {
+	b := d.opts.Board
+	if b == nil {
+		var err error
+		if b, err = OpenBoard(d.cfg.Board, d.opts.BoardIO, d.log); err != nil {
+			return err
 		}
-		pw = strings.TrimSpace(string(b))
 	}
-	c, err := mqtt.Dial(mqtt.Options{Broker: m.Broker, ApplianceID: id, Username: m.Username, Password: pw,
-		CAFile: m.CAFile, CertFile: m.CertFile, KeyFile: m.KeyFile,
-		OutboxPath: filepath.Join(cfg.StateDir, "outbox.db"), OutboxMaxEvents: m.OutboxMax, OutboxMaxAge: m.OutboxMaxAge,
-		Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("mqtt: %w", err)
+	d.board = b
+	d.onClose(func() { b.Close() })
+	if err := board.Sweep(d.ctx, b, board.SweepStep); err != nil {
+		d.log.Warn("LED sweep", "err", err)
 	}
-	return c, nil
+	return nil
 }

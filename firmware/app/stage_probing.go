@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/camwarden/camwarden/firmware/config"
+	"github.com/camwarden/camwarden/firmware/inventory"
+	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/classify"
+	"golang.org/x/time/rate"
+)
+
+// newScheduler builds the active prober from the probing settings, the same
+// way for the daemon and for a survey.
+func newScheduler(p config.Probing, reg *probes.Registry, links []probes.Link, inv *inventory.Inventory,
+	sink probes.Sink, log *slog.Logger) *Scheduler {
+	return &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links, Sink: sink,
+		Concurrency: p.Concurrency, PerHost: p.PerHost, Timeout: p.Timeout, Discovery: p.Discovery,
+		Limiter: rate.NewLimiter(rate.Limit(p.RatePPS), p.RatePPS), Log: log, Target: targetFrom(inv)}
+}
+
+// startProbing starts active probing on the captured links, when the
+// configuration allows it: a device is probed as soon as it has an
+// address, again while it is not yet identified with strong confidence
+// (DefaultRetry), and every link is swept at start and every sweep
+// interval. The policy snapshot can switch probes off and change the
+// interval while running.
+func (d *daemon) startProbing() error {
+	active, why := d.cfg.Active()
+	if !active || len(d.links) == 0 {
+		if len(d.cfg.Interfaces) > 0 {
+			d.log.Info("active probing off: " + why)
+		}
+		return nil
+	}
+	s := newScheduler(d.cfg.Probing, d.reg, d.links, d.inv, d.sink, d.log)
+	s.Allowed = d.probeAllowed
+	s.Interval = d.sweepInterval
+	s.Done = func(mac string, probed bool) {
+		if probed {
+			d.inv.MarkProbed(mac, d.now())
+		}
+	}
+	s.Again = func(mac string) bool {
+		dev, ok := d.inv.Get(mac)
+		if !ok {
+			return false
+		}
+		return d.classify(dev.HardwareAddr(), dev.ProbeFacts()).Confidence < classify.Strong
+	}
+	s.Retry = DefaultRetry
+	d.sched.Store(s)
+	// Devices that already had an address (persisted by an earlier run, or
+	// seen by capture a moment ago) are probed too.
+	for _, dev := range d.inv.All() {
+		if dev.IP.IsValid() {
+			s.Enqueue(dev.MAC)
+		}
+	}
+	// Workers start before the start-up sweep, so a host is probed the
+	// moment the sweep (or capture) finds it.
+	d.goRun(s.Run)
+	d.goRun(func(ctx context.Context) error { s.Sweep(ctx); return nil })
+	return nil
+}
+
+// enqueue is the pipeline's OnAddress: it hands a newly addressed device to
+// the scheduler, once probing has started.
+func (d *daemon) enqueue(dev inventory.Device) {
+	if s := d.sched.Load(); s != nil {
+		s.Enqueue(dev.MAC)
+	}
+}

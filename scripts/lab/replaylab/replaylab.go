@@ -21,8 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/camwarden/camwarden/firmware/enforce"
 	"github.com/camwarden/camwarden/probes/camsim/replay"
 	"github.com/camwarden/camwarden/probes/classify/realworld"
@@ -187,33 +185,52 @@ func Run(ctx context.Context, entries []realworld.Entry, opts Options) (*Report,
 			jobs = append(jobs, job{mode, fmt.Sprintf("%s%d%d", opts.Prefix, mi, b), b, b * len(entries) / nb, (b + 1) * len(entries) / nb})
 		}
 	}
-	results := make([][]Result, len(jobs))
-	batches := make([]Batch, len(jobs))
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.Parallel)
-	for i, j := range jobs {
-		g.Go(func() error {
-			res, batch, err := runBatch(gctx, entries[j.lo:j.hi], j.mode, j.prefix, j.batch, cfg, opts)
-			batch.Err = err
-			results[i], batches[i] = res, batch
-			mu.Lock()
-			fmt.Fprintf(opts.Log, "replaylab: mode %s batch %d: %d devices, lab up %s, survey %s\n", j.mode, j.batch, batch.Devices,
-				batch.Up.Round(time.Millisecond), batch.Survey.Round(time.Millisecond))
-			mu.Unlock()
-			if err != nil {
-				return fmt.Errorf("replaylab: mode %s batch %d: %w", j.mode, j.batch, err)
-			}
-			return nil
-		})
-	}
-	err = g.Wait()
 	rep := &Report{}
-	for i := range jobs {
-		rep.Batches = append(rep.Batches, batches[i])
-		rep.Results = append(rep.Results, results[i]...)
+	// Labs go up one after another and are surveyed side by side, Parallel
+	// at a time: building a lab is CPU work (ip(8), camsim start-up) that
+	// would slow a survey running next to it, while surveys mostly wait.
+	for lo := 0; lo < len(jobs); lo += opts.Parallel {
+		group := jobs[lo:min(lo+opts.Parallel, len(jobs))]
+		runs := make([]*batchRun, len(group))
+		var errs []error
+		for i, j := range group {
+			runs[i] = newBatch(entries[j.lo:j.hi], j.mode, j.prefix, j.batch)
+			if err := runs[i].up(ctx, opts); err != nil {
+				errs = append(errs, fmt.Errorf("replaylab: mode %s batch %d: %w", j.mode, j.batch, err))
+				break
+			}
+		}
+		if len(errs) == 0 {
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for _, r := range runs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := r.survey(ctx, cfg, opts); err != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("replaylab: mode %s batch %d: %w", r.batch.Mode, r.batch.Index, err))
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		for _, r := range runs {
+			if r == nil {
+				continue
+			}
+			r.down()
+			fmt.Fprintf(opts.Log, "replaylab: mode %s batch %d: %d devices, lab up %s, survey %s\n", r.batch.Mode, r.batch.Index,
+				r.batch.Devices, r.batch.Up.Round(time.Millisecond), r.batch.Survey.Round(time.Millisecond))
+			rep.Batches = append(rep.Batches, r.batch)
+			rep.Results = append(rep.Results, r.results...)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return rep, err
+		}
 	}
-	return rep, err
+	return rep, nil
 }
 
 // SurveyConfig is the survey's configuration on a replay site: the
@@ -224,85 +241,124 @@ func SurveyConfig() string {
 		replay.ONVIFUser, replay.ONVIFPassword, replay.SNMPCommunity)
 }
 
-// runBatch serves entries in one lab under prefix and scores the survey.
-func runBatch(ctx context.Context, entries []realworld.Entry, mode replay.Mode, prefix string, index int, cfg string, opts Options) ([]Result, Batch, error) {
-	batch := Batch{Mode: mode, Index: index}
-	results := make([]Result, len(entries))
-	spec := &lab.Spec{Name: fmt.Sprintf("realworld-%s-%d", mode, index), Source: "replaylab"}
-	byMAC := map[string]int{}
+// batchRun is one lab: its entries' devices, the lab once up, and the
+// results once surveyed.
+type batchRun struct {
+	batch   Batch
+	results []Result
+	spec    *lab.Spec
+	prefix  string
+	byMAC   map[string]int
+	lab     *lab.Lab
+}
+
+// newBatch converts entries for one lab under prefix; an entry camsim
+// cannot serve is recorded as not served and left out of the lab.
+func newBatch(entries []realworld.Entry, mode replay.Mode, prefix string, index int) *batchRun {
+	r := &batchRun{
+		batch:   Batch{Mode: mode, Index: index},
+		results: make([]Result, len(entries)),
+		spec:    &lab.Spec{Name: fmt.Sprintf("realworld-%s-%d", mode, index), Source: "replaylab"},
+		prefix:  prefix,
+		byMAC:   map[string]int{},
+	}
 	for i, e := range entries {
 		n := i + 1
-		results[i] = Result{Entry: e, Mode: mode, WantFlag: WantFlag(e)}
+		r.results[i] = Result{Entry: e, Mode: mode, WantFlag: WantFlag(e)}
 		p, err := replay.Profile(e, mode, n)
 		if err != nil {
-			results[i].Problem = "not served: " + err.Error()
+			r.results[i].Problem = "not served: " + err.Error()
 			continue
 		}
-		p.Flagged = results[i].WantFlag
-		spec.Profiles = append(spec.Profiles, p)
-		spec.Devices = append(spec.Devices, lab.SpecDevice{Name: fmt.Sprintf("e%03d", n), Profile: p.Name})
-		results[i].MAC = replay.MAC(n)
-		results[i].Served = true
-		byMAC[results[i].MAC] = i
+		p.Flagged = r.results[i].WantFlag
+		r.spec.Profiles = append(r.spec.Profiles, p)
+		r.spec.Devices = append(r.spec.Devices, lab.SpecDevice{Name: fmt.Sprintf("e%03d", n), Profile: p.Name})
+		r.results[i].MAC = replay.MAC(n)
+		r.results[i].Served = true
+		r.byMAC[r.results[i].MAC] = i
 	}
-	if len(spec.Devices) == 0 {
-		return results, batch, nil
+	return r
+}
+
+// up builds the lab and starts every device.
+func (r *batchRun) up(ctx context.Context, opts Options) error {
+	if len(r.spec.Devices) == 0 {
+		return nil
 	}
-	if err := spec.Validate(); err != nil {
-		return results, batch, err
+	if err := r.spec.Validate(); err != nil {
+		return err
 	}
 	// The lab keeps its state where labs do (/run/camwarden-lab/<prefix>),
 	// so the Down below finds and stops what a run killed hard left.
-	lopts := lab.Options{Prefix: prefix, Camsim: opts.Camsim, ReadyTimeout: 60 * time.Second, Parallel: 16}
-	_ = lab.Down(ctx, lopts) // leftovers of a run killed hard
+	lopts := lab.Options{Prefix: r.prefix, Camsim: opts.Camsim, ReadyTimeout: 60 * time.Second, Parallel: 16}
+	_ = lab.Down(ctx, lopts)
 	start := time.Now()
-	l, err := lab.Up(ctx, spec, lopts)
-	batch.Up = time.Since(start)
+	l, err := lab.Up(ctx, r.spec, lopts)
+	r.batch.Up = time.Since(start)
 	if err != nil {
-		return results, batch, err
+		r.batch.Err = err
+		return err
 	}
-	batch.Devices = len(l.Devices())
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		_ = l.Down(dctx)
-	}()
+	r.lab = l
+	r.batch.Devices = len(l.Devices())
 	for _, d := range l.Devices() {
-		if i, ok := byMAC[d.MAC.String()]; !ok || results[i].MAC != d.MAC.String() {
-			return results, batch, fmt.Errorf("lab device %s has MAC %s, which no entry was given", d.Name, d.MAC)
+		if i, ok := r.byMAC[d.MAC.String()]; !ok || r.results[i].MAC != d.MAC.String() {
+			r.batch.Err = fmt.Errorf("lab device %s has MAC %s, which no entry was given", d.Name, d.MAC)
+			return r.batch.Err
 		}
 	}
-	cmd, err := l.Command(ctx, "app", opts.Camwarden, "survey", "--iface", "eth0", "--duration", opts.Survey.String(),
+	return nil
+}
+
+// down removes the lab; safe without one.
+func (r *batchRun) down() {
+	if r.lab == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_ = r.lab.Down(ctx)
+	r.lab = nil
+}
+
+// survey runs camwarden survey in the lab's appliance namespace and scores
+// every served entry.
+func (r *batchRun) survey(ctx context.Context, cfg string, opts Options) (err error) {
+	defer func() { r.batch.Err = err }()
+	if r.lab == nil {
+		return nil
+	}
+	cmd, err := r.lab.Command(ctx, "app", opts.Camwarden, "survey", "--iface", "eth0", "--duration", opts.Survey.String(),
 		"--json", "--config", cfg)
 	if err != nil {
-		return results, batch, err
+		return err
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	start = time.Now()
+	start := time.Now()
 	out, err := cmd.Output()
-	batch.Survey = time.Since(start)
+	r.batch.Survey = time.Since(start)
 	if err != nil {
-		return results, batch, fmt.Errorf("survey: %v: %s", err, tail(stderr.String(), 2000))
+		return fmt.Errorf("survey: %v: %s", err, tail(stderr.String(), 2000))
 	}
 	var doc struct {
 		Devices []Device `json:"devices"`
 	}
 	if err := json.NewDecoder(io.LimitReader(bytes.NewReader(out), 64<<20)).Decode(&doc); err != nil {
-		return results, batch, fmt.Errorf("survey JSON: %w", err)
+		return fmt.Errorf("survey JSON: %w", err)
 	}
 	for _, d := range doc.Devices {
-		if i, ok := byMAC[d.MAC]; ok {
-			results[i].Found = true
-			results[i].Device = d
+		if i, ok := r.byMAC[d.MAC]; ok {
+			r.results[i].Found = true
+			r.results[i].Device = d
 		}
 	}
-	for i := range results {
-		if results[i].Served {
-			judge(&results[i])
+	for i := range r.results {
+		if r.results[i].Served {
+			judge(&r.results[i])
 		}
 	}
-	return results, batch, nil
+	return nil
 }
 
 // judge scores one served entry.

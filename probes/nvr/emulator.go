@@ -185,6 +185,7 @@ func (e *Emulator) refuse(w http.ResponseWriter, locked bool, now time.Time) {
 			`<statusValue>401</statusValue><statusString>Unauthorized</statusString><isDefaultPassword>false</isDefaultPassword>`+
 			`<isRiskPassword>false</isRiskPassword><isActivated>true</isActivated><lockStatus>%s</lockStatus><unlockTime>%d</unlockTime>`+
 			`<retryLoginTime>%d</retryLoginTime></userCheck>`, status, unlock, left)
+		// Without a lock policy retryLoginTime is 0: "no limit".
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain")

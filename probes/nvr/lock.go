@@ -103,7 +103,10 @@ func readLockHint(status int, h http.Header, body []byte) lockHint {
 	if hint.locked && hint.until == 0 {
 		hint.until = DefaultLockout
 	}
-	if !hint.locked && hint.attempts >= 0 && hint.attempts <= 1 {
+	// Exactly one attempt left means the next failure locks. Zero while
+	// unlocked is what firmware without a lock policy reports, so it
+	// says nothing.
+	if !hint.locked && hint.attempts == 1 {
 		hint.lastTry = true
 	}
 	return hint

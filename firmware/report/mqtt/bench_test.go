@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -13,45 +14,71 @@ import (
 	"github.com/camwarden/camwarden/firmware/report/mqtt/mosquittotest"
 )
 
-// BenchmarkOutboxAppend measures durable (fsynced) event appends per second:
-// "serial" is one writer waiting for each commit; "parallel" is many writers
-// sharing commits (group commit).
+// BenchmarkOutboxAppend measures durable (fsynced) events per second
+// through Client.Event/Enqueue with the link down (nothing is sent, so only
+// the outbox is measured):
+//   - writers=1/wait-each: one goroutine waiting for every event's fsync
+//     (the floor: one commit per event);
+//   - writers=1/pipelined: one goroutine emitting back-to-back with Enqueue,
+//     up to 256 events in flight, each counted only once its Wait said it is
+//     durable;
+//   - writers=32: 32 goroutines each waiting per event, sharing commits.
 func BenchmarkOutboxAppend(b *testing.B) {
-	ev := report.Event{Type: "device_new", MAC: "aa:bb:cc:00:00:01", Data: map[string]any{"maker": "hikvision", "ip": "198.18.1.10"}}
-	run := func(b *testing.B, parallel bool) {
-		ob, err := openOutbox(b.TempDir()+"/o.db", 10_000_000, time.Hour, time.Now)
+	open := func(b *testing.B) *Client {
+		c, err := Dial(Options{Broker: "tcp://127.0.0.1:1", ApplianceID: "bench", OutboxPath: b.TempDir() + "/o.db",
+			OutboxMaxEvents: 10_000_000, ReconnectMin: time.Minute, ReconnectMax: time.Minute})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer ob.close()
-		one := func() {
-			e := ev
-			e.Time = time.Now()
-			_, done, err := ob.append(e, 1, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ResetTimer()
-		if parallel {
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					one()
-				}
-			})
-		} else {
-			for b.Loop() {
-				one()
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.Cleanup(func() { c.Close() })
+		return c
 	}
-	b.Run("serial", func(b *testing.B) { run(b, false) })
-	b.Run("parallel", func(b *testing.B) { run(b, true) })
+	ev := func() report.Event {
+		return report.Event{Type: "device_new", MAC: "aa:bb:cc:00:00:01", Time: time.Now(),
+			Data: map[string]any{"maker": "hikvision", "ip": "198.18.1.10"}}
+	}
+	ctx := context.Background()
+	report := func(b *testing.B) { b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s") }
+	b.Run("writers=1/wait-each", func(b *testing.B) {
+		c := open(b)
+		for b.Loop() {
+			if err := c.Event(ctx, ev()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b)
+	})
+	b.Run("writers=1/pipelined", func(b *testing.B) {
+		c := open(b)
+		var inflight []*Pending
+		for b.Loop() {
+			inflight = append(inflight, c.Enqueue(ev()))
+			if len(inflight) == 256 {
+				if err := inflight[0].Wait(ctx); err != nil {
+					b.Fatal(err)
+				}
+				inflight = inflight[1:]
+			}
+		}
+		for _, p := range inflight {
+			if err := p.Wait(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b)
+	})
+	b.Run("writers=32", func(b *testing.B) {
+		c := open(b)
+		b.SetParallelism((32 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := c.Event(ctx, ev()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		report(b)
+	})
 }
 
 // BenchmarkPublishLatency measures Event() call to subscriber delivery

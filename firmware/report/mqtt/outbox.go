@@ -188,7 +188,9 @@ func (o *outbox) append(ev report.Event, session, resetDropped uint64) (record, 
 
 func (o *outbox) writer() {
 	defer close(o.done)
-	batch := make([]*appendReq, 0, 256)
+	// A batch as large as the hand-off channel: a burst enqueued without
+	// waiting lands in one or two commits rather than four.
+	batch := make([]*appendReq, 0, cap(o.reqs))
 	for {
 		select {
 		case r := <-o.reqs:

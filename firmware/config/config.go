@@ -79,6 +79,15 @@ type Probing struct {
 	// None (the default) means SNMP is never sent: a community is never
 	// guessed.
 	SNMPCommunities []Community `yaml:"snmp_communities"`
+	// Credentials are installer accounts for recorders' management APIs
+	// (the cameras behind an NVR), matched to a device by address or
+	// maker: see CredentialsFor and credentials.go. Passwords are never
+	// logged.
+	Credentials []DeviceCredential `yaml:"credentials"`
+	// CredentialsFile holds more credentials entries, kept out of this
+	// file (mode 0600 or stricter); a bare name is looked up in systemd's
+	// $CREDENTIALS_DIRECTORY (LoadCredential=). Load reads it.
+	CredentialsFile string `yaml:"credentials_file"`
 }
 
 // Community is an SNMP community string. It is a password: String and
@@ -217,6 +226,9 @@ func Load(path string) (Config, error) {
 	}
 	c, err := Parse(b)
 	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := LoadCredentials(&c, os.Getenv); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
@@ -364,6 +376,7 @@ func (c *Config) Validate() error {
 		}
 		seenCommunity[cm] = true
 	}
+	errs = append(errs, validateCredentials("probing.credentials", p.Credentials)...)
 	pol := c.Policy
 	for i, m := range pol.FlaggedMakers {
 		if m == "" || m != strings.ToLower(m) {

@@ -65,6 +65,9 @@ type Observation struct {
 	VLAN  uint16 // 802.1Q VLAN id the frame carried, 0 when untagged
 	Probe string // name of the probe that produced it: "arp", "sadp", "http", ...
 	Facts []Fact
+	// Passive is set by capture for what a device said on the wire unasked
+	// (or to someone else), as opposed to an answer to our own probe.
+	Passive bool
 }
 
 // Sink receives observations. It must be safe for concurrent use and must not

@@ -43,9 +43,15 @@ type Pipeline struct {
 	// address changes), whatever frame first showed it: that is when it can
 	// be probed. A device first seen by IPv6 ND, MLD or LLDP gets it later.
 	OnAddress func(inventory.Device)
-	GoneAfter time.Duration
-	Now       func() time.Time
-	Log       *slog.Logger
+	// OnAnnounce is called when a device that already has an address
+	// announces a service unasked (WS-Discovery Hello, SADP or DHIP
+	// chatter, an SSDP NOTIFY, an mDNS announcement, a DHCP REQUEST) with
+	// something new: the probes that can ask that service now, rather than
+	// at the next timed re-probe (announce.go).
+	OnAnnounce func(d inventory.Device, probes []string)
+	GoneAfter  time.Duration
+	Now        func() time.Time
+	Log        *slog.Logger
 
 	policy   atomic.Pointer[enforce.Policy]
 	in       chan probes.Observation
@@ -233,6 +239,13 @@ func (p *Pipeline) apply(ctx context.Context, o probes.Observation) {
 	}()
 	if (ch.New || ch.IPChanged) && ch.Device.IP.IsValid() && p.OnAddress != nil {
 		p.OnAddress(ch.Device)
+	}
+	if (ch.New || ch.IPChanged) && ch.Device.IP.IsValid() {
+		// OnAddress queued a full round.
+	} else if changed && p.OnAnnounce != nil && ch.Device.IP.IsValid() {
+		if names := announced(o); len(names) > 0 {
+			p.OnAnnounce(ch.Device, names)
+		}
 	}
 	if o.Probe != "identity" {
 		if ch.New || ch.IPChanged {

@@ -49,10 +49,12 @@ type Scheduler struct {
 	Interval func() time.Duration
 	Log      *slog.Logger
 
-	once    sync.Once
-	queue   chan string
-	mu      sync.Mutex
-	pending map[string]bool
+	once  sync.Once
+	queue chan string
+	mu    sync.Mutex
+	// pending maps a queued host to the probes its round will run: nil for
+	// every prober, a set for a targeted round (EnqueueProbes).
+	pending map[string]map[string]bool
 	retries map[string]int
 	busy    atomic.Int64
 	probed  atomic.Uint64
@@ -61,7 +63,7 @@ type Scheduler struct {
 func (s *Scheduler) init() {
 	s.once.Do(func() {
 		s.queue = make(chan string, 65536)
-		s.pending = map[string]bool{}
+		s.pending = map[string]map[string]bool{}
 		s.retries = map[string]int{}
 		if s.Concurrency < 1 {
 			s.Concurrency = 1
@@ -75,15 +77,42 @@ func (s *Scheduler) init() {
 	})
 }
 
-// Enqueue asks for mac to be probed; a host already waiting is not queued twice.
-func (s *Scheduler) Enqueue(mac string) {
+// Enqueue asks for mac to be probed by every prober; a host already
+// waiting is not queued twice.
+func (s *Scheduler) Enqueue(mac string) { s.enqueue(mac, nil) }
+
+// EnqueueProbes asks for a targeted round: only the named probers run
+// against mac (a camera that just announced a service is asked about that
+// service, not everything again). A host already waiting for a full round
+// stays so; targeted requests for a waiting host are merged.
+func (s *Scheduler) EnqueueProbes(mac string, names []string) {
+	if len(names) == 0 {
+		return
+	}
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		set[n] = true
+	}
+	s.enqueue(mac, set)
+}
+
+func (s *Scheduler) enqueue(mac string, only map[string]bool) {
 	s.init()
 	s.mu.Lock()
-	if s.pending[mac] {
+	if cur, waiting := s.pending[mac]; waiting {
+		switch {
+		case cur == nil: // a full round covers it
+		case only == nil:
+			s.pending[mac] = nil
+		default:
+			for n := range only {
+				cur[n] = true
+			}
+		}
 		s.mu.Unlock()
 		return
 	}
-	s.pending[mac] = true
+	s.pending[mac] = only
 	s.mu.Unlock()
 	select {
 	case s.queue <- mac:
@@ -256,12 +285,15 @@ func (s *Scheduler) worker(ctx context.Context) {
 		case mac := <-s.queue:
 			s.busy.Add(1)
 			s.mu.Lock()
+			only := s.pending[mac]
 			delete(s.pending, mac)
 			s.mu.Unlock()
 			t, ok := s.Target(mac)
 			if ok {
-				s.ProbeHost(ctx, t)
-				s.scheduleRetry(ctx, mac)
+				s.probeHost(ctx, t, only)
+				if only == nil {
+					s.scheduleRetry(ctx, mac)
+				}
 			}
 			if s.Done != nil {
 				s.Done(mac, ok)
@@ -273,12 +305,15 @@ func (s *Scheduler) worker(ctx context.Context) {
 }
 
 // ProbeHost runs every prober against t, PerHost at a time.
-func (s *Scheduler) ProbeHost(ctx context.Context, t probes.Target) {
+func (s *Scheduler) ProbeHost(ctx context.Context, t probes.Target) { s.probeHost(ctx, t, nil) }
+
+// probeHost runs the probers in only (every one when nil) against t.
+func (s *Scheduler) probeHost(ctx context.Context, t probes.Target, only map[string]bool) {
 	s.init()
 	sem := make(chan struct{}, s.PerHost)
 	var wg sync.WaitGroup
 	for _, p := range s.Probers {
-		if !s.allowed(p.Name()) {
+		if !s.allowed(p.Name()) || only != nil && !only[p.Name()] {
 			continue
 		}
 		if err := s.wait(ctx); err != nil {

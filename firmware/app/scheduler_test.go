@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -158,4 +159,59 @@ func (countProber) Name() string { return "count" }
 func (c countProber) Probe(context.Context, probes.Target, probes.Sink) error {
 	c.n.Add(1)
 	return nil
+}
+
+type namedProber struct {
+	name string
+	mu   *sync.Mutex
+	ran  *[]string
+}
+
+func (p namedProber) Name() string { return p.name }
+func (p namedProber) Probe(context.Context, probes.Target, probes.Sink) error {
+	p.mu.Lock()
+	*p.ran = append(*p.ran, p.name)
+	p.mu.Unlock()
+	return nil
+}
+
+// A targeted round runs only the probers named; requests for a waiting host
+// merge, and a full round swallows targeted ones.
+func TestEnqueueProbesRunsOnlyThoseNamed(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	var ps []probes.Prober
+	for _, n := range []string{"http", "onvif", "sadp", "rtsp"} {
+		ps = append(ps, namedProber{n, &mu, &ran})
+	}
+	s := &Scheduler{Probers: ps, Timeout: time.Second,
+		Target: func(string) (probes.Target, bool) { return probes.Target{IP: netip.MustParseAddr("198.18.1.9")}, true }}
+	s.EnqueueProbes("a", []string{"onvif"})
+	s.EnqueueProbes("a", []string{"http"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	waitUntil(t, "the targeted round", func() bool { return s.Idle() && s.Probed() == 1 })
+	mu.Lock()
+	got := slices.Sorted(slices.Values(ran))
+	ran = nil
+	mu.Unlock()
+	if !slices.Equal(got, []string{"http", "onvif"}) {
+		t.Fatalf("targeted round ran %v, want http and onvif", got)
+	}
+	cancel()
+
+	s2 := &Scheduler{Probers: ps, Timeout: time.Second, Target: s.Target}
+	s2.EnqueueProbes("b", []string{"onvif"})
+	s2.Enqueue("b")
+	s2.EnqueueProbes("b", []string{"http"})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go s2.Run(ctx2)
+	waitUntil(t, "the full round", func() bool { return s2.Idle() && s2.Probed() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ran) != 4 {
+		t.Fatalf("full round ran %v, want all four probers once", ran)
+	}
 }

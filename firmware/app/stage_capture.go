@@ -54,7 +54,7 @@ func (d *daemon) startCapture() error {
 		running.Add(1)
 		d.goRun(func(ctx context.Context) error {
 			defer src.Close()
-			_, err := capture.Run(ctx, src, d.reg, d.sink, d.log)
+			_, err := capture.Run(ctx, src, d.reg, d.passiveSink, d.log)
 			running.Add(-1)
 			if ctx.Err() != nil {
 				return nil
@@ -70,6 +70,12 @@ func (d *daemon) startCapture() error {
 	})
 	d.enf.SetHealth(enforce.HealthOK)
 	return nil
+}
+
+// passiveSink marks what capture decoded as said unasked.
+func (d *daemon) passiveSink(o probes.Observation) {
+	o.Passive = true
+	d.sink(o)
 }
 
 // sink takes observations from capture and probes: they light the activity

@@ -29,7 +29,7 @@ func (d *daemon) startInventory() error {
 		}
 	})
 	d.pipe = NewPipeline(&Pipeline{Inv: inv, Enforcer: d.enf, Reporter: d.rep, GoneAfter: d.cfg.Inventory.GoneAfter,
-		Now: d.now, Log: d.log, Classify: d.classify, OnAddress: d.enqueue})
+		Now: d.now, Log: d.log, Classify: d.classify, OnAddress: d.enqueue, OnAnnounce: d.announce})
 	d.goRun(func(ctx context.Context) error {
 		// Devices persisted by an earlier run are reported (and given to
 		// the enforcer, present or not) before anything new arrives, so

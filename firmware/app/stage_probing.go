@@ -72,3 +72,11 @@ func (d *daemon) enqueue(dev inventory.Device) {
 		s.Enqueue(dev.MAC)
 	}
 }
+
+// announce is the pipeline's OnAnnounce: a targeted round for the services
+// a device just announced.
+func (d *daemon) announce(dev inventory.Device, names []string) {
+	if s := d.sched.Load(); s != nil {
+		s.EnqueueProbes(dev.MAC, names)
+	}
+}

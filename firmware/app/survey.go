@@ -58,6 +58,12 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	// late). Bounded by the inventory's size.
 	var mu sync.Mutex
 	unprobed := map[string]bool{}
+	p.OnAnnounce = func(d inventory.Device, names []string) {
+		mu.Lock()
+		unprobed[d.MAC] = true
+		mu.Unlock()
+		s.EnqueueProbes(d.MAC, names)
+	}
 	p.OnAddress = func(d inventory.Device) {
 		mu.Lock()
 		unprobed[d.MAC] = true
@@ -91,7 +97,7 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 			return nil, fmt.Errorf("survey --passive needs packet capture on %s: %w", o.Iface, err)
 		}
 	} else {
-		go capture.Run(bg, src, reg, p.Sink, o.Log)
+		go capture.Run(bg, src, reg, func(ob probes.Observation) { ob.Passive = true; p.Sink(ob) }, o.Log)
 		defer src.Close()
 	}
 

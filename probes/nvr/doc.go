@@ -14,6 +14,11 @@
 //	p := &nvr.Prober{Creds: creds, Ledger: ledger, Channels: func(nvrT probes.Target, r *nvr.Result) { ... }}
 //	err := p.Probe(ctx, target, sink)
 //
+// LooksLikeRecorder(target) tells from earlier facts (SADP/DHIP/ONVIF
+// models, device classes) whether a device is worth this prober; aim it
+// at those, and at devices an installer names, rather than at every
+// camera, which would spend credentials for nothing.
+//
 // Probe emits one Observation (probe "nvr") about the recorder itself —
 // nvr.kind, nvr.model, nvr.serial, nvr.firmware, nvr.device_type,
 // nvr.vendor, nvr.channels, nvr.channels_online, nvr.video_sources,
@@ -30,6 +35,10 @@
 // RemoteDevice entry as channel 1. A channel slot without a camera (no
 // address, switched off) is counted in Result.Empty and not listed.
 //
+// Read's error, when the Result is not nil, says what could not be read:
+// errors.Is it against ErrRefused, ErrLocked, ErrNoCredentials,
+// ErrNotTried, ErrLastAttempt or ErrTooLarge.
+//
 // An NVR that refuses every credential (or has none configured) still
 // yields what its unauthenticated answers and its ONVIF video-source count
 // say: Result.Auth is then "refused", "locked" or "no-credentials" and
@@ -45,7 +54,11 @@
 // that says it is locked (Hikvision userCheck lockStatus/unlockTime,
 // Dahua "locked" answers and remainLockSecond, a 401/403 with
 // Retry-After) gets no attempt at all until its unlock time, and a device
-// that says only one try is left gets none. Basic credentials are sent
+// that says only one try is left gets none. The ONVIF count is asked with
+// the credential the web API accepted, or — when no web API asked for
+// one — with the first credential the ledger allows, only: the onvif
+// client may answer one device with HTTP Digest and then WS-UsernameToken,
+// two logins for one credential. Basic credentials are sent
 // only to a device that asked for Basic; Digest (MD5 or SHA-256, RFC 7616)
 // is computed here, in a few bounded functions, because the module proxy's
 // digest clients would be a new module for two hash calls and onvif keeps

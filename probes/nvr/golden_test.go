@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/camwarden/camwarden/probes"
 )
 
 func golden(t *testing.T, name string) []byte {
@@ -128,5 +130,27 @@ func TestGoldenLockHints(t *testing.T) {
 	}
 	if h := readLockHint(200, hd, golden(t, "hik_usercheck_locked.xml")); h.locked {
 		t.Errorf("a 200 is never a lock-out: %+v", h)
+	}
+}
+
+func TestLooksLikeRecorder(t *testing.T) {
+	for _, tc := range []struct {
+		k, v string
+		want bool
+	}{
+		{"sadp.model", "DS-7608NXI-I2/8P/S", true},
+		{"sadp.model", "DS-2CD2385G1-I", false},
+		{"dhip.class", "NVR", true},
+		{"dhip.class", "IPC", false},
+		{"dhip.model", "DHI-NVR5464-16P-EI", true},
+		{"onvif.model", "XRN-810S", true},
+		{"onvif.model", "XNV-6080R", false},
+		{"http.title", "Network Video Recorder", true},
+		{"dhcp.hostname", "NVR", false}, // a hostname proves nothing
+	} {
+		got := LooksLikeRecorder(probes.Target{Facts: []probes.Fact{{Key: tc.k, Value: tc.v}}})
+		if got != tc.want {
+			t.Errorf("%s=%s: %v, want %v", tc.k, tc.v, got, tc.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -228,6 +229,10 @@ func (p *Prober) readHikvision(ctx context.Context, s *session, r *Result) (bool
 		return false, err
 	}
 	r.Kind, r.DeviceType, r.Model, r.Serial, r.Firmware, r.MAC = KindHikvision, info.DeviceType, info.Model, info.Serial, info.Firmware, info.MAC
+	if !recorderType(info.DeviceType) {
+		// A camera (IPCamera, IPDome, ...): it has no channels to list.
+		return true, nil
+	}
 	var errs []error
 	if b, err := s.get(ctx, isapiProxyChannels); err != nil {
 		errs = append(errs, fmt.Errorf("channels: %w", err))
@@ -309,9 +314,13 @@ func (p *Prober) videoSources(ctx context.Context, s *session, t probes.Target) 
 	case s.cred != nil:
 		creds = []Credential{*s.cred}
 	case s.auth == "" || s.auth == AuthNone:
+		// One credential only: the onvif client answers a Digest
+		// challenge and then tries WS-UsernameToken with the same
+		// credential, so each one sent can cost two failed logins.
 		for _, c := range s.creds {
 			if s.ledger.Try(s.dev, c, s.now()) {
 				creds = append(creds, c)
+				break
 			}
 		}
 	}
@@ -360,4 +369,31 @@ func sameHost(x string, ip netip.Addr) bool {
 func isISAPIChallenge(body []byte) bool {
 	root, err := xmltree.Parse(body, xmltree.Limits{MaxBytes: 16 << 10, MaxDepth: 8, MaxElements: 64})
 	return err == nil && strings.EqualFold(root.Name().Local, "userCheck")
+}
+
+// recorderType says whether an ISAPI deviceType names something with
+// channels behind it ("NVR", "DVR", "HybirdNVR" as Hikvision spells it,
+// "DVS"); an empty one is given the benefit of the doubt.
+func recorderType(t string) bool {
+	t = strings.ToUpper(t)
+	return t == "" || strings.Contains(t, "NVR") || strings.Contains(t, "DVR") || strings.Contains(t, "DVS") || strings.Contains(t, "XVR")
+}
+
+var recorderRE = regexp.MustCompile(`(?i)(\b(NVR|DVR|XVR|HVR|network video recorder)\b|^DS-[79]\d{3}N|^(DHI-)?NVR\d|^iDS-[79]\d{3}|^XRN-|^QRN-|^PRN-)`)
+
+// LooksLikeRecorder says whether what earlier probes learned about a
+// device suggests a recorder (a device class, type or model string of
+// one), so the daemon can aim this prober at recorders and not spend
+// credentials on every camera. It reads the facts only; nothing is sent.
+func LooksLikeRecorder(t probes.Target) bool {
+	for _, f := range t.Facts {
+		switch f.Key {
+		case "dhip.class", "dhip.model", "sadp.model", "onvif.model", "upnp.model_name", "upnp.model_number",
+			"upnp.device_type", "http.title", "wsd.hardware", "dvrip.model", "nvr.kind":
+			if f.Key == "nvr.kind" || recorderRE.MatchString(f.Value) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -210,6 +210,6 @@ func WriteStatus(w io.Writer, id string, s Snapshot) error {
 		fmt.Fprintln(w, "broker:     NOT CONNECTED (retrying; events wait in the outbox)")
 	}
 	fmt.Fprintf(w, "uplink:     %s\n", relay)
-	_, err := fmt.Fprintf(w, "updated:    %s (%s ago)\n", s.Updated.Format(time.RFC3339), age)
+	_, err := fmt.Fprintf(w, "updated:    %s (%s ago; rewritten on change and every minute)\n", s.Updated.Format(time.RFC3339), age)
 	return err
 }

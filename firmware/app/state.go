@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,9 +18,13 @@ import (
 	"github.com/camwarden/camwarden/firmware/report"
 )
 
-// Snapshot is what the daemon writes to <state_dir>/state.json every few
-// seconds: `camwarden status` and `camwarden explain` read it, so neither
-// needs a listening port.
+// Snapshot is what `camwarden status` and `camwarden explain` read, so
+// neither needs a listening port. The daemon keeps it in two files under
+// the state directory to spare the SD card: state.json (appliance, status,
+// relay; rewritten when it changes and at least every stateHeartbeat, so
+// its age shows the daemon is alive) and devices.json (the device list,
+// rewritten only when a device's reported view changed: idle devices cost
+// no writes).
 type Snapshot struct {
 	Appliance string          `json:"appliance,omitempty"`
 	Site      string          `json:"site,omitempty"`
@@ -36,8 +41,16 @@ type BrokerState struct {
 	Connected  bool `json:"connected"`
 }
 
-// StateFile is the snapshot's name under the state directory.
-const StateFile = "state.json"
+// StateFile and DevicesFile are the snapshot's files under the state
+// directory.
+const (
+	StateFile   = "state.json"
+	DevicesFile = "devices.json"
+)
+
+// stateHeartbeat bounds how stale state.json's "updated" may get while
+// nothing changes.
+const stateHeartbeat = time.Minute
 
 // ReadSnapshot reads the daemon's last snapshot.
 func ReadSnapshot(stateDir string) (Snapshot, error) {
@@ -49,7 +62,69 @@ func ReadSnapshot(stateDir string) (Snapshot, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("%s: %w", filepath.Join(stateDir, StateFile), err)
 	}
+	if s.Devices == nil {
+		b, err := os.ReadFile(filepath.Join(stateDir, DevicesFile))
+		if err != nil && !os.IsNotExist(err) {
+			return s, err
+		}
+		if len(b) > 0 {
+			var devs struct {
+				Devices []report.Device `json:"devices"`
+			}
+			if err := json.Unmarshal(b, &devs); err != nil {
+				return s, fmt.Errorf("%s: %w", filepath.Join(stateDir, DevicesFile), err)
+			}
+			s.Devices = devs.Devices
+		}
+	}
 	return s, nil
+}
+
+// stateWriter writes the two snapshot files only when their content
+// changed (state.json also on the heartbeat), and counts the bytes.
+type stateWriter struct {
+	dir                string
+	lastState, lastDev []byte
+	wroteState         time.Time
+	Bytes              uint64
+}
+
+func (w *stateWriter) write(snap Snapshot, now time.Time) error {
+	devs := snap.Devices
+	if devs == nil {
+		devs = []report.Device{}
+	}
+	db, err := json.MarshalIndent(struct {
+		Devices []report.Device `json:"devices"`
+	}{devs}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(db, w.lastDev) {
+		if err := atomicfile.WriteFile(filepath.Join(w.dir, DevicesFile), db, 0o640); err != nil {
+			return err
+		}
+		w.lastDev, w.Bytes = db, w.Bytes+uint64(len(db))
+	}
+	snap.Devices = nil
+	snap.Updated = time.Time{}
+	sb, err := json.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(sb, w.lastState) && now.Sub(w.wroteState) < stateHeartbeat {
+		return nil
+	}
+	snap.Updated = now
+	out, err := json.MarshalIndent(snap, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(w.dir, StateFile), out, 0o640); err != nil {
+		return err
+	}
+	w.lastState, w.wroteState, w.Bytes = sb, now, w.Bytes+uint64(len(out))
+	return nil
 }
 
 // Views returns the last reported view of every device, sorted by IP.
@@ -70,6 +145,7 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 	defer t.Stop()
 	var last report.Status
 	first := true
+	w := &stateWriter{dir: dir}
 	for n := 0; ; n++ {
 		st := status()
 		if first || !reflect.DeepEqual(st, last) {
@@ -85,14 +161,12 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 			WriteTable(view, devs)
 		}
 		if n%2 == 0 {
-			snap := Snapshot{Appliance: id, Updated: time.Now(), Status: st, Relay: enf.Status(), Devices: devs}
+			snap := Snapshot{Appliance: id, Status: st, Relay: enf.Status(), Devices: devs}
 			if extras != nil {
 				extras(&snap)
 			}
-			if b, err := json.MarshalIndent(snap, "", "  "); err == nil {
-				if err := atomicfile.WriteFile(filepath.Join(dir, StateFile), b, 0o640); err != nil {
-					log.Warn("write state snapshot", "err", err)
-				}
+			if err := w.write(snap, time.Now()); err != nil {
+				log.Warn("write state snapshot", "err", err)
 			}
 		}
 		select {

@@ -36,7 +36,24 @@ type Device struct {
 	// probed".
 	ProbedAt time.Time    `json:"probed_at,omitzero"`
 	Facts    []FactRecord `json:"facts"`
+	// Keep is the weight the owner gave the device (SetKeep); it decides
+	// who goes last when the inventory is full, and is persisted so a
+	// restart does not expose flagged devices to a flood before the owner
+	// has re-marked them.
+	Keep Keep `json:"keep,omitempty"`
 }
+
+// Keep ranks what the inventory must hold on to when it is full: higher
+// levels are evicted only when nothing lower is left.
+type Keep uint8
+
+const (
+	KeepNone       Keep = iota // unidentified: first to go
+	KeepIdentified             // a maker or model was established
+	KeepLatched                // a verdict or action is latched on it
+	KeepFlagged                // flagged equipment: the reason the appliance exists
+	numKeep
+)
 
 // HardwareAddr parses d.MAC.
 func (d *Device) HardwareAddr() net.HardwareAddr {
@@ -79,6 +96,9 @@ type Change struct {
 	New          bool   // first time this MAC was seen
 	FactsChanged bool   // a (key, value) pair was added
 	IPChanged    bool
+	// Evicted is the MAC evicted to make room for this one ("" if none).
+	// Options.OnEvict hears about it too.
+	Evicted string
 }
 
 // Options configures an Inventory.
@@ -88,12 +108,25 @@ type Options struct {
 	MaxFacts   int    // per device; least recently seen facts are evicted beyond this
 	Now        func() time.Time
 	Log        *slog.Logger
+	// SeenStep is how far LastSeen must move before a sighting alone makes
+	// the device worth rewriting (default 1 minute; negative: every
+	// sighting). New facts, a new IP or VLAN, ProbedAt and Keep changes
+	// are written at the next Flush regardless: only idle chatter waits.
+	SeenStep time.Duration
+	// OnEvict is called with each MAC evicted for room, after the lock is
+	// released, on the goroutine that called Merge, so structures kept per
+	// device elsewhere can follow the inventory. It must not block long.
+	OnEvict func(mac string)
+	// EvictLogEvery bounds eviction log lines to one per interval, carrying
+	// the count (default 1 minute).
+	EvictLogEvery time.Duration
 }
 
 // Stats counts what the inventory refused or dropped.
 type Stats struct {
 	Devices      int
 	Evicted      uint64 // devices evicted for room
+	EvictedKept  uint64 // of those, devices with a Keep level (the inventory was full of them)
 	FactsDropped uint64 // facts evicted for room
 	Unresolved   uint64 // observations with no usable MAC and an unknown IP
 	Rejected     uint64 // observations with a multicast/broadcast/zero MAC
@@ -105,10 +138,107 @@ type Inventory struct {
 	db   *bolt.DB
 
 	mu      sync.Mutex
-	devices map[string]*Device
+	devices map[string]*entry
 	byIP    map[netip.Addr]string
 	dirty   map[string]bool // MAC -> present (false: delete)
 	stats   Stats
+	// ranks holds every device in one list per eviction rank, least
+	// recently seen at the head, so eviction takes the head of the lowest
+	// non-empty rank in O(1) instead of scanning the map.
+	ranks [numRanks]evictList
+	// Eviction log summary: one line per interval with the count.
+	evictLogged  time.Time
+	evictPending uint64
+	evictLast    string
+}
+
+// entry is a device plus the inventory's bookkeeping for it.
+type entry struct {
+	Device
+	saved      time.Time // LastSeen as of the last time the device was marked dirty
+	rank       uint8
+	prev, next *entry // in ranks[rank]
+}
+
+// Devices with more facts were worth probing and hold more of what an
+// installer needs, so within one Keep level a one-frame MAC goes before a
+// device that answered probes.
+const factTiers = 3
+
+const numRanks = int(numKeep) * factTiers
+
+func factTier(n int) int {
+	switch {
+	case n <= 1:
+		return 0 // one frame, or nothing but the MAC
+	case n < 5:
+		return 1
+	default:
+		return 2
+	}
+}
+
+func rankOf(d *Device) uint8 {
+	k := min(d.Keep, numKeep-1)
+	return uint8(int(k)*factTiers + factTier(len(d.Facts)))
+}
+
+// evictList is an intrusive doubly linked list ordered by LastSeen (oldest
+// first).
+type evictList struct{ head, tail *entry }
+
+func (l *evictList) remove(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// insertStep bounds the backward walk that keeps a list in LastSeen order:
+// sightings arrive nearly in time order, so the walk is almost always zero
+// steps; a rare far-out-of-order one lands slightly out of place rather than
+// costing O(n).
+const insertStep = 32
+
+func (l *evictList) insert(e *entry) {
+	at := l.tail // insert after at
+	for i := 0; at != nil && i < insertStep && at.LastSeen.After(e.LastSeen); i++ {
+		at = at.prev
+	}
+	if at == nil {
+		e.prev, e.next = nil, l.head
+		if l.head != nil {
+			l.head.prev = e
+		} else {
+			l.tail = e
+		}
+		l.head = e
+		return
+	}
+	e.prev, e.next = at, at.next
+	if at.next != nil {
+		at.next.prev = e
+	} else {
+		l.tail = e
+	}
+	at.next = e
+}
+
+// place (re)files e in the list of its current rank, in LastSeen order.
+// Called with mu held.
+func (inv *Inventory) place(e *entry, listed bool) {
+	if listed {
+		inv.ranks[e.rank].remove(e)
+	}
+	e.rank = rankOf(&e.Device)
+	inv.ranks[e.rank].insert(e)
 }
 
 var bucket = []byte("devices/v1")
@@ -127,9 +257,15 @@ func Open(opts Options) (*Inventory, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.SeenStep == 0 {
+		opts.SeenStep = time.Minute
+	}
+	if opts.EvictLogEvery <= 0 {
+		opts.EvictLogEvery = time.Minute
+	}
 	inv := &Inventory{
 		opts:    opts,
-		devices: map[string]*Device{},
+		devices: map[string]*entry{},
 		byIP:    map[netip.Addr]string{},
 		dirty:   map[string]bool{},
 	}
@@ -141,6 +277,7 @@ func Open(opts Options) (*Inventory, error) {
 		return nil, fmt.Errorf("inventory: open %s: %w", opts.Path, err)
 	}
 	inv.db = db
+	var loaded []*entry
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
@@ -153,7 +290,9 @@ func Open(opts Options) (*Inventory, error) {
 				opts.Log.Warn("inventory: skipping unreadable record", "key", string(k), "err", err)
 				return nil
 			}
-			inv.devices[d.MAC] = &d
+			e := &entry{Device: d, saved: d.LastSeen}
+			inv.devices[d.MAC] = e
+			loaded = append(loaded, e)
 			if d.IP.IsValid() {
 				inv.byIP[d.IP] = d.MAC
 			}
@@ -163,6 +302,11 @@ func Open(opts Options) (*Inventory, error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("inventory: load %s: %w", opts.Path, err)
+	}
+	// Filed oldest first, so every insert lands at a list's tail.
+	slices.SortFunc(loaded, func(a, b *entry) int { return a.LastSeen.Compare(b.LastSeen) })
+	for _, e := range loaded {
+		inv.place(e, false)
 	}
 	return inv, nil
 }
@@ -180,7 +324,15 @@ func usableMAC(hw net.HardwareAddr) bool {
 // is counted as unresolved and dropped.
 func (inv *Inventory) Merge(o probes.Observation) (Change, bool) {
 	inv.mu.Lock()
-	defer inv.mu.Unlock()
+	ch, changed := inv.mergeLocked(o)
+	inv.mu.Unlock()
+	if ch.Evicted != "" && inv.opts.OnEvict != nil {
+		inv.opts.OnEvict(ch.Evicted)
+	}
+	return ch, changed
+}
+
+func (inv *Inventory) mergeLocked(o probes.Observation) (Change, bool) {
 	var mac string
 	switch {
 	case o.MAC != nil:
@@ -205,19 +357,22 @@ func (inv *Inventory) Merge(o probes.Observation) (Change, bool) {
 		now = inv.opts.Now()
 	}
 	var ch Change
-	d, ok := inv.devices[mac]
+	e, ok := inv.devices[mac]
 	if !ok {
 		if len(inv.devices) >= inv.opts.MaxDevices {
-			inv.evictOldest()
+			ch.Evicted = inv.evictOne(now)
 		}
-		d = &Device{MAC: mac, FirstSeen: now}
-		inv.devices[mac] = d
+		e = &entry{Device: Device{MAC: mac, FirstSeen: now}}
+		inv.devices[mac] = e
 		ch.New = true
 	}
-	if now.After(d.LastSeen) {
+	d := &e.Device
+	seenMoved := now.After(d.LastSeen)
+	if seenMoved {
 		d.LastSeen = now
 	}
-	if o.VLAN != 0 {
+	vlanChanged := o.VLAN != 0 && d.VLAN != o.VLAN
+	if vlanChanged {
 		d.VLAN = o.VLAN
 	}
 	if o.IP.IsValid() && o.IP.Is4() && !o.IP.IsUnspecified() && d.IP != o.IP && o.MAC != nil {
@@ -239,7 +394,17 @@ func (inv *Inventory) Merge(o probes.Observation) (Change, bool) {
 			ch.FactsChanged = true
 		}
 	}
-	inv.dirty[mac] = true
+	if ch.New || ch.FactsChanged || seenMoved {
+		// A rank change (more facts) or a later LastSeen refiles it.
+		inv.place(e, !ch.New)
+	}
+	// An idle device's chatter only moves LastSeen: rewriting its record
+	// for that every flush is what wears an SD card out, so it waits until
+	// LastSeen has moved a coarse step.
+	if ch.New || ch.FactsChanged || ch.IPChanged || vlanChanged || d.LastSeen.Sub(e.saved) > inv.opts.SeenStep {
+		inv.markDirty(mac, true)
+		e.saved = d.LastSeen
+	}
 	ch.Device = d.clone()
 	return ch, ch.New || ch.FactsChanged || ch.IPChanged
 }
@@ -268,32 +433,82 @@ func (inv *Inventory) addFact(d *Device, f probes.Fact, probe string, now time.T
 	return true
 }
 
-// evictOldest drops the least recently seen device. Called with mu held.
-func (inv *Inventory) evictOldest() {
-	var victim *Device
-	for _, d := range inv.devices {
-		if victim == nil || d.LastSeen.Before(victim.LastSeen) {
-			victim = d
+// evictOne drops the least recently seen device of the lowest rank (fewest
+// facts, no Keep level) and returns its MAC. Called with mu held.
+func (inv *Inventory) evictOne(now time.Time) string {
+	for r := range inv.ranks {
+		victim := inv.ranks[r].head
+		if victim == nil {
+			continue
 		}
-	}
-	if victim != nil {
-		inv.removeLocked(victim.MAC)
+		mac := victim.MAC
+		if victim.Keep > KeepNone {
+			inv.stats.EvictedKept++
+		}
+		inv.removeLocked(mac)
 		inv.stats.Evicted++
-		inv.opts.Log.Warn("inventory full: evicted least recently seen device", "mac", victim.MAC,
-			"max_devices", inv.opts.MaxDevices)
+		inv.evictPending++
+		inv.evictLast = mac
+		inv.logEvictionsLocked(now, false)
+		return mac
 	}
+	return ""
+}
+
+// logEvictionsLocked writes at most one line per EvictLogEvery: a flood
+// evicts thousands of devices a minute, and a line each drowned the log.
+func (inv *Inventory) logEvictionsLocked(now time.Time, force bool) {
+	if inv.evictPending == 0 || (!force && now.Sub(inv.evictLogged) < inv.opts.EvictLogEvery) {
+		return
+	}
+	inv.opts.Log.Warn("inventory full: evicted devices (unidentified and least recently seen first)",
+		"count", inv.evictPending, "last_mac", inv.evictLast, "max_devices", inv.opts.MaxDevices,
+		"evicted_total", inv.stats.Evicted, "evicted_kept_total", inv.stats.EvictedKept)
+	inv.evictLogged, inv.evictPending = now, 0
 }
 
 func (inv *Inventory) removeLocked(mac string) bool {
-	d, ok := inv.devices[mac]
+	e, ok := inv.devices[mac]
 	if !ok {
 		return false
 	}
-	if d.IP.IsValid() && inv.byIP[d.IP] == mac {
-		delete(inv.byIP, d.IP)
+	if e.IP.IsValid() && inv.byIP[e.IP] == mac {
+		delete(inv.byIP, e.IP)
 	}
+	inv.ranks[e.rank].remove(e)
 	delete(inv.devices, mac)
-	inv.dirty[mac] = false
+	inv.markDirty(mac, false)
+	return true
+}
+
+// markDirty queues mac for the next Flush. An inventory without a file
+// queues nothing: the set would only grow, keyed by whatever MACs a VLAN
+// chose to send.
+func (inv *Inventory) markDirty(mac string, present bool) {
+	if inv.db != nil {
+		inv.dirty[mac] = present
+	}
+}
+
+// SetKeep sets how hard the inventory holds on to mac when it is full
+// (the owner calls it when a device is identified, latched or flagged, and
+// with a lower level when that ends). It reports whether mac is known.
+func (inv *Inventory) SetKeep(mac string, k Keep) bool {
+	if hw, err := net.ParseMAC(mac); err == nil {
+		mac = hw.String()
+	}
+	k = min(k, numKeep-1)
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	e, ok := inv.devices[mac]
+	if !ok {
+		return false
+	}
+	if e.Keep != k {
+		e.Keep = k
+		inv.place(e, true)
+		inv.markDirty(mac, true)
+	}
 	return true
 }
 
@@ -302,9 +517,9 @@ func (inv *Inventory) removeLocked(mac string) bool {
 func (inv *Inventory) MarkProbed(mac string, t time.Time) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	if d, ok := inv.devices[mac]; ok && t.After(d.ProbedAt) {
-		d.ProbedAt = t
-		inv.dirty[mac] = true
+	if e, ok := inv.devices[mac]; ok && t.After(e.ProbedAt) {
+		e.ProbedAt = t
+		inv.markDirty(mac, true)
 	}
 }
 
@@ -315,11 +530,11 @@ func (inv *Inventory) Get(mac string) (Device, bool) {
 	}
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
-	d, ok := inv.devices[mac]
+	e, ok := inv.devices[mac]
 	if !ok {
 		return Device{}, false
 	}
-	return d.clone(), true
+	return e.clone(), true
 }
 
 // ResolveIP returns the MAC last seen using ip.
@@ -334,8 +549,8 @@ func (inv *Inventory) ResolveIP(ip netip.Addr) (string, bool) {
 func (inv *Inventory) All() []Device {
 	inv.mu.Lock()
 	out := make([]Device, 0, len(inv.devices))
-	for _, d := range inv.devices {
-		out = append(out, d.clone())
+	for _, e := range inv.devices {
+		out = append(out, e.clone())
 	}
 	inv.mu.Unlock()
 	slices.SortFunc(out, func(a, b Device) int {
@@ -375,8 +590,8 @@ func (inv *Inventory) Expire(cutoff time.Time) []string {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	var gone []string
-	for mac, d := range inv.devices {
-		if d.LastSeen.Before(cutoff) {
+	for mac, e := range inv.devices {
+		if e.LastSeen.Before(cutoff) {
 			gone = append(gone, mac)
 		}
 	}
@@ -399,10 +614,14 @@ func (inv *Inventory) Stats() Stats {
 // Flush writes every changed device to disk in one transaction (fsync'd by
 // bbolt). Without a path it does nothing.
 func (inv *Inventory) Flush() error {
+	inv.mu.Lock()
+	// Flush runs every few seconds: it is where a summary of evictions
+	// that stopped mid-interval gets written.
+	inv.logEvictionsLocked(inv.opts.Now(), false)
 	if inv.db == nil {
+		inv.mu.Unlock()
 		return nil
 	}
-	inv.mu.Lock()
 	if len(inv.dirty) == 0 {
 		inv.mu.Unlock()
 		return nil
@@ -415,8 +634,8 @@ func (inv *Inventory) Flush() error {
 	for mac, present := range inv.dirty {
 		r := rec{mac: mac}
 		if present {
-			if d, ok := inv.devices[mac]; ok {
-				b, err := json.Marshal(d)
+			if e, ok := inv.devices[mac]; ok {
+				b, err := json.Marshal(&e.Device)
 				if err != nil {
 					inv.mu.Unlock()
 					return fmt.Errorf("inventory: encode %s: %w", mac, err)
@@ -460,6 +679,9 @@ func (inv *Inventory) Flush() error {
 
 // Close flushes and closes the database.
 func (inv *Inventory) Close() error {
+	inv.mu.Lock()
+	inv.logEvictionsLocked(inv.opts.Now(), true)
+	inv.mu.Unlock()
 	if inv.db == nil {
 		return nil
 	}

@@ -19,7 +19,7 @@ import (
 // The spec files ship inside the package so `cwlab up` works from any
 // directory; a path on disk still wins (see LoadSpec).
 //
-//go:embed lab.yaml lab50.yaml
+//go:embed lab.yaml lab50.yaml lab200.yaml
 var specFS embed.FS
 
 // Fixed lab addressing (all inside 198.18.0.0/15, the benchmarking range).
@@ -103,7 +103,7 @@ func LoadSpec(path string) (*Spec, error) {
 	if data, eerr := specFS.ReadFile(name); eerr == nil {
 		return ParseSpec(data, "builtin:"+name)
 	}
-	return nil, fmt.Errorf("lab: spec %s: no such file and no built-in spec of that name (have lab, lab50)", path)
+	return nil, fmt.Errorf("lab: spec %s: no such file and no built-in spec of that name (have lab, lab50, lab200)", path)
 }
 
 // Validate checks every field and resolves the device list: names, MACs

@@ -9,7 +9,7 @@
 // fails, every loop is bounded, and the lab (namespaces prefixed "cwb") is
 // torn down on exit, Ctrl-C included.
 //
-//	sudo bin/cwbench [survey|reaction|filter|realworld|all] [--trials N] [--quick] [--bin DIR]
+//	sudo bin/cwbench [survey|reaction|filter|realworld|memory|outbox|all] [--trials N] [--quick] [--bin DIR]
 package main
 
 import (
@@ -18,10 +18,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -51,7 +53,7 @@ func main() {
 	cfg, err := parseArgs(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cwbench:", err)
-		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|realworld|all] [--trials N] [--quick] [--bin DIR]")
+		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|realworld|memory|outbox|all] [--trials N] [--quick] [--bin DIR]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -76,7 +78,7 @@ func parseArgs(args []string) (config, error) {
 		}
 	}
 	fs := flag.NewFlagSet("cwbench", flag.ContinueOnError)
-	fs.IntVar(&cfg.trials, "trials", 0, "reaction trials per path (default 50, 5 with --quick)")
+	fs.IntVar(&cfg.trials, "trials", 0, "reaction trials per path (default 100, 5 with --quick)")
 	fs.BoolVar(&cfg.quick, "quick", false, "CI smoke: few trials, short traffic")
 	exe, _ := os.Executable()
 	fs.StringVar(&cfg.bin, "bin", filepath.Dir(exe), "directory holding camwarden and camsim (make build)")
@@ -89,10 +91,13 @@ func parseArgs(args []string) (config, error) {
 	switch cfg.what {
 	case "survey", "reaction", "filter", "realworld", "all":
 	default:
+		if _, ok := extraBench[cfg.what]; ok {
+			break
+		}
 		return cfg, fmt.Errorf("unknown benchmark %q", cfg.what)
 	}
 	if cfg.trials <= 0 {
-		cfg.trials = 50
+		cfg.trials = 100
 		if cfg.quick {
 			cfg.trials = 5
 		}
@@ -100,7 +105,21 @@ func parseArgs(args []string) (config, error) {
 	return cfg, nil
 }
 
+// extraBench holds subcommands registered by their own files (one line
+// each: extraBench["name"] = benchName in an init), run after the others
+// by "all". A bench without a lab may run without root.
+var extraBench = map[string]extra{}
+
+type extra struct {
+	run     func(context.Context, config) error
+	needLab bool // root, the binaries and the namespace lab
+}
+
 func run(ctx context.Context, cfg config) error {
+	if e, ok := extraBench[cfg.what]; ok && !e.needLab {
+		fmt.Fprintf(cfg.out, "# cwbench %s — %s\n\n%s\n\n", cfg.what, time.Now().UTC().Format(time.RFC3339), machine())
+		return e.run(ctx, cfg)
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("needs root for network namespaces (sudo bin/cwbench ...)")
 	}
@@ -130,6 +149,13 @@ func run(ctx context.Context, cfg config) error {
 	if ctx.Err() == nil && (cfg.what == "realworld" || cfg.what == "all") {
 		if err := benchRealworld(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("realworld: %w", err))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(extraBench)) {
+		if ctx.Err() == nil && (cfg.what == name || cfg.what == "all") {
+			if err := extraBench[name].run(ctx, cfg); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
 		}
 	}
 	fmt.Fprintf(cfg.out, "%s (at the end)\n", machine())

@@ -13,7 +13,7 @@ func TestParseArgs(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 	c, err = parseArgs(nil)
-	if err != nil || c.what != "all" || c.trials != 50 {
+	if err != nil || c.what != "all" || c.trials != 100 {
 		t.Fatalf("defaults %+v %v", c, err)
 	}
 	if c, _ := parseArgs([]string{"filter", "--quick"}); c.trials != 5 {

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -31,14 +32,94 @@ type toolResult struct {
 	misses   []string
 }
 
+// lab10Spec is the small site of the survey scaling run: ten hosts from
+// lab50's mix, flagged and not.
+const lab10Spec = `name: lab10
+devices:
+  - {profile: hikvision, count: 2}
+  - {profile: hikvision-lts}
+  - {profile: dahua, count: 2}
+  - {profile: huawei}
+  - {profile: axis}
+  - {profile: hanwha}
+  - {profile: pc}
+  - {profile: printer}
+`
+
+// surveyRow is one lab size of the scaling summary.
+type surveyRow struct {
+	name       string
+	devices    int
+	nameable   int
+	wantFlag   int
+	cw, nm, as toolResult
+}
+
+// benchSurvey surveys labs of 10, 50 and 200 devices (--quick: 10 only),
+// each with camwarden, nmap and arp-scan in turn on the same running lab,
+// and ends with the scaling summary: time per device should fall as the
+// site grows, since discovery is one broadcast round whatever the size.
 func benchSurvey(ctx context.Context, cfg config) error {
-	spec, err := lab.LoadSpec("lab50")
+	small, err := lab.ParseSpec([]byte(lab10Spec), "lab10")
 	if err != nil {
 		return err
 	}
+	specs := []*lab.Spec{small}
+	if !cfg.quick {
+		for _, n := range []string{"lab50", "lab200"} {
+			s, err := lab.LoadSpec(n)
+			if err != nil {
+				return err
+			}
+			specs = append(specs, s)
+		}
+	}
+	var rows []surveyRow
+	var errs []error
+	for _, spec := range specs {
+		if ctx.Err() != nil {
+			break
+		}
+		row, err := surveyLab(ctx, cfg, spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", spec.Name, err))
+		}
+		if row.devices > 0 {
+			rows = append(rows, row)
+		}
+	}
+	w := cfg.out
+	fmt.Fprintf(w, "### survey scaling (issue 15): wall time and time per device\n\n")
+	fmt.Fprintf(w, "| lab | devices | camwarden s | ms/device | makers right | flagged right | false flags | nmap s | nmap/camwarden | arp-scan s | arp-scan/camwarden | arp-scan makers right |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		sec := func(t toolResult) string {
+			if t.err != nil {
+				return "error"
+			}
+			return fmt.Sprintf("%.2f", t.wall.Seconds())
+		}
+		ratio := func(t toolResult) string {
+			if t.err != nil || r.cw.err != nil || r.cw.wall <= 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1fx", float64(t.wall)/float64(r.cw.wall))
+		}
+		per := "-"
+		if r.cw.err == nil {
+			per = fmt.Sprintf("%.0f", float64(r.cw.wall.Milliseconds())/float64(r.devices))
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %d/%d | %d/%d | %d | %s | %s | %s | %s | %d/%d |\n", r.name, r.devices, sec(r.cw), per,
+			r.cw.correct, r.nameable, r.cw.flagged, r.wantFlag, r.cw.falseFlg, sec(r.nm), ratio(r.nm), sec(r.as), ratio(r.as), r.as.correct, r.nameable)
+	}
+	fmt.Fprintln(w)
+	return errors.Join(errs...)
+}
+
+func surveyLab(ctx context.Context, cfg config, spec *lab.Spec) (surveyRow, error) {
+	row := surveyRow{name: spec.Name}
 	l, err := upLab(ctx, cfg, spec)
 	if err != nil {
-		return err
+		return row, err
 	}
 	// Let every camera finish booting (its chatter repeats after 2 s) so
 	// no tool profits from it: a survey of a site that is already running.
@@ -75,7 +156,8 @@ func benchSurvey(ctx context.Context, cfg config) error {
 		func(b []byte) (map[netip.Addr]string, error) { return bench.ParseArpScan(bytes.NewReader(b)) })
 
 	w := cfg.out
-	fmt.Fprintf(w, "## survey (issue 4): lab50, %d emulated devices, %d with a nameable maker, %d flagged\n\n", len(devs), nameable, wantFlag)
+	row.devices, row.nameable, row.wantFlag, row.cw, row.nm, row.as = len(devs), nameable, wantFlag, cw, nm, as
+	fmt.Fprintf(w, "## survey (issues 4, 15): %s, %d emulated devices, %d with a nameable maker, %d flagged\n\n", spec.Name, len(devs), nameable, wantFlag)
 	fmt.Fprintf(w, "nmap: `%s`\n\n", strings.Join(nmapArgs(), " "))
 	fmt.Fprintf(w, "Maker correct = the tool's output for that host names the true maker (id, brand on the box, or alias: %v) and no other maker; ", bench.Aliases)
 	fmt.Fprintf(w, "would flag = it names a flagged maker (%s). For camwarden: the maker field equals the ground truth, and its own flag.\n\n", strings.Join(bench.FlaggedMakers, ", "))
@@ -102,9 +184,9 @@ func benchSurvey(ctx context.Context, cfg config) error {
 			float64(nm.wall)/float64(cw.wall), cw.correct, nm.correct, nameable)
 	}
 	if err := l.Down(context.Background()); err != nil {
-		return err
+		return row, err
 	}
-	return cw.err
+	return row, cw.err
 }
 
 func runCamwardenSurvey(ctx context.Context, cfg config, l *lab.Lab, devs []lab.Device) toolResult {

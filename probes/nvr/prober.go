@@ -144,6 +144,11 @@ func (p *Prober) Read(ctx context.Context, t probes.Target) (*Result, error) {
 		return nil, fmt.Errorf("nvr: no address for target %s", t.MAC)
 	}
 	s := p.session(t)
+	if p.HTTP == nil {
+		// A client of our own: its idle connection to the recorder is
+		// of no use after this probe.
+		defer s.hc.CloseIdleConnections()
+	}
 	r := &Result{}
 	// errs are failures worth reporting; misses are "not this API"
 	// answers, reported only when nothing answered at all.

@@ -23,8 +23,10 @@ func TestLedgerOncePerSweep(t *testing.T) {
 		t.Fatal("the ledger is per credential")
 	}
 	l.Accepted("nvr1", b, now)
-	if !l.Try("nvr1", b, now) || !l.Try("nvr1", b, now) {
-		t.Fatal("an accepted credential stays usable")
+	for range 2 {
+		if !l.Try("nvr1", b, now) {
+			t.Fatal("an accepted credential stays usable")
+		}
 	}
 	l.Refused("nvr1", b, now)
 	if l.Try("nvr1", b, now) {

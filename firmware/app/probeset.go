@@ -3,6 +3,7 @@ package app
 import (
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/camwarden/camwarden/firmware/config"
 	"github.com/camwarden/camwarden/probes"
@@ -25,6 +26,9 @@ import (
 	"github.com/camwarden/camwarden/probes/wsd"
 	"github.com/camwarden/camwarden/probes/xm"
 )
+
+// unicastWait bounds a unicast discovery probe of one host.
+const unicastWait = 1200 * time.Millisecond
 
 // Registry builds the probes the appliance runs from the probing settings:
 // every passive decoder, and the active discoverers and probers that are
@@ -67,7 +71,12 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 		// maker's discovery protocols (unicast where the device listens for
 		// it), so a later Hikvision reaches the definitive SADP verdict
 		// without waiting for the next sweep.
-		&sadp.Prober{Log: log}, &dhip.Prober{}, &dvrip.Prober{}, &ssdp.Prober{Options: ssdp.Options{Log: log}},
+		// A device on the same link answers its own discovery protocol
+		// within milliseconds; a host that does not speak it never will, and
+		// the multicast discovery round and passive capture still hear slow
+		// ones. So the unicast asks wait briefly, not a discovery window.
+		&sadp.Prober{Log: log, Timeout: unicastWait}, &dhip.Prober{Timeout: unicastWait},
+		&dvrip.Prober{Timeout: unicastWait}, &ssdp.Prober{Options: ssdp.Options{Log: log, Timeout: unicastWait}},
 		&xm.Prober{},
 	}
 	// SNMP only with a community the installer gave: one is never guessed.

@@ -40,6 +40,27 @@ func (b *brokerFlags) add(fs *flag.FlagSet) {
 }
 
 func (b *brokerFlags) connect(ctx context.Context, onConnect func(paho.Client)) (paho.Client, error) {
+	o, err := b.options()
+	if err != nil {
+		return nil, err
+	}
+	pc := paho.NewClient(o.SetCleanSession(true).SetAutoReconnect(true).SetMaxReconnectInterval(30 * time.Second).
+		SetOnConnectHandler(onConnect))
+	tok := pc.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("connect %s as %q: %w", b.broker, b.user, err)
+	}
+	return pc, nil
+}
+
+// options builds the client options the flags describe: broker, TLS,
+// credentials and client id.
+func (b *brokerFlags) options() (*paho.ClientOptions, error) {
 	if b.broker == "" {
 		return nil, errors.New("--broker is required")
 	}
@@ -66,22 +87,11 @@ func (b *brokerFlags) connect(ctx context.Context, onConnect func(paho.Client)) 
 		id = "wardenctl-" + hex.EncodeToString(r[:])
 	}
 	o := paho.NewClientOptions().AddBroker(b.broker).SetClientID(id).SetUsername(b.user).SetPassword(password).
-		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(true).SetConnectTimeout(10 * time.Second).
-		SetMaxReconnectInterval(30 * time.Second).SetOnConnectHandler(onConnect)
+		SetProtocolVersion(4).SetConnectTimeout(10 * time.Second)
 	if tc != nil {
 		o.SetTLSConfig(tc)
 	}
-	pc := paho.NewClient(o)
-	tok := pc.Connect()
-	select {
-	case <-tok.Done():
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("connect %s as %q: %w", b.broker, b.user, err)
-	}
-	return pc, nil
+	return o, nil
 }
 
 // appliance is what the fleet view knows about one appliance.

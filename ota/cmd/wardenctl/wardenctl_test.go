@@ -162,7 +162,7 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 	}
 	errb.Reset()
 	if code := run(context.Background(), []string{"export", "--format", "xml", "--broker", "tcp://127.0.0.1:1"}, &out, &errb); code != 1 ||
-		!strings.Contains(errb.String(), "csv or json") {
+		!strings.Contains(errb.String(), "csv, json or jsonl") {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 }

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	fstore "github.com/camwarden/camwarden/ota/fleet"
 )
 
 func init() {
-	register("watch", "live fleet table: online/offline, last seen, cameras, flagged, uplink cut", runWatch)
+	register("watch", "live fleet table: online/offline, last seen, cameras, flagged, uplink cut (from the broker, or --db)", runWatch)
 }
 
 func runWatch(ctx context.Context, args []string, out io.Writer) error {
@@ -23,8 +25,20 @@ func runWatch(ctx context.Context, args []string, out io.Writer) error {
 	once := fs.Bool("once", false, "print one snapshot of the retained state and exit")
 	timeout := fs.Duration("timeout", 10*time.Second, "with --once: longest wait for the retained state")
 	quiet := fs.Duration("quiet", 500*time.Millisecond, "with --once: stop this long after the last retained message")
+	var db dbFlags
+	db.add(fs)
+	var ff filterFlags
+	ff.add(fs)
+	every := fs.Duration("every", 2*time.Second, "with --db: how often the store is read")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if db.dsn != "" {
+		filter, err := ff.filter(time.Now())
+		if err != nil {
+			return err
+		}
+		return watchStore(ctx, &db, filter, out, *once, isTTY(out), *every)
 	}
 	if *once {
 		f, err := collect(ctx, &b, *timeout, *quiet)
@@ -143,4 +157,82 @@ func rowLine(a *appliance, now time.Time) string {
 	r := makeRow(a, now)
 	return fmt.Sprintf("%s appliance=%s state=%s session=%s cameras=%s flagged=%s uplink=%s firmware=%s policy=%s",
 		now.UTC().Format(time.RFC3339), r.id, r.state, r.session, r.cameras, r.flagged, r.uplink, r.firmware, r.policy)
+}
+
+// watchStore is watch from the fleet store: the same table, read from the
+// database every interval (live) or once.
+func watchStore(ctx context.Context, db *dbFlags, filter fstore.Filter, out io.Writer, once, tty bool, every time.Duration) error {
+	st, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	prev := map[string]row{}
+	for {
+		apps, err := st.Appliances(ctx, filter)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		rows := make([]row, 0, len(apps))
+		for _, a := range apps {
+			rows = append(rows, storeRow(a, now))
+		}
+		switch {
+		case once || tty:
+			if tty && !once {
+				fmt.Fprint(out, "\x1b[H\x1b[2J")
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "APPLIANCE\tSITE\tSTATE\tSESSION\tLAST SEEN\tCAMERAS\tFLAGGED\tREVIEW\tUPLINK\tFIRMWARE\tPOLICY")
+			for i, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.id, apps[i].Site, r.state, r.session, r.lastSeen,
+					r.cameras, r.flagged, apps[i].Review, r.uplink, r.firmware, r.policy)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+		default:
+			// A line per appliance whose state changed ("last seen" ageing
+			// is not a change).
+			for _, r := range rows {
+				key := r
+				key.lastSeen = ""
+				if prev[r.id] != key {
+					prev[r.id] = key
+					fmt.Fprintf(out, "%s appliance=%s state=%s session=%s cameras=%s flagged=%s uplink=%s firmware=%s policy=%s\n",
+						now.UTC().Format(time.RFC3339), r.id, r.state, r.session, r.cameras, r.flagged, r.uplink, r.firmware, r.policy)
+				}
+			}
+		}
+		if once {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(every):
+		}
+	}
+}
+
+func storeRow(a fstore.ApplianceRow, now time.Time) row {
+	r := row{id: a.ID, state: "unknown", session: "-", lastSeen: "-", uplink: "-", firmware: "-", policy: "-",
+		cameras: fmt.Sprint(a.Devices), flagged: fmt.Sprint(a.Flagged)}
+	if a.HaveStatus {
+		r.state, r.session, r.uplink = "offline", fmt.Sprint(a.Session), "ok"
+		if a.Online {
+			r.state = "online"
+		}
+		if a.UplinkCut {
+			r.uplink = "CUT"
+		}
+	}
+	if a.Firmware != "" {
+		r.firmware, r.policy = a.Firmware, fmt.Sprint(a.PolicyVersion)
+	}
+	if !a.LastSeen.IsZero() {
+		r.lastSeen = fmt.Sprintf("%s (%s ago)", a.LastSeen.UTC().Format(time.RFC3339), now.Sub(a.LastSeen).Truncate(time.Second))
+	}
+	return r
 }

@@ -46,6 +46,8 @@ func helper(name string, args []string) error {
 		return blast(args)
 	case "_discover":
 		return discover(args)
+	case "_frames":
+		return frames(args)
 	}
 	return fmt.Errorf("unknown helper")
 }

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -30,7 +31,9 @@ import (
 )
 
 // prefix names every namespace cwbench creates; never the demo's "cw".
-const prefix = "cwb"
+// CWBENCH_PREFIX (short: it is part of veth names) lets two runs on one
+// shared machine stay out of each other's way.
+var prefix = cmp.Or(os.Getenv("CWBENCH_PREFIX"), "cwb")
 
 type config struct {
 	what   string

@@ -90,6 +90,7 @@ func parseRemoteDevices(b []byte, maxCh int) (chans []Channel, empty int, trunca
 	for _, n := range idx {
 		s := slots[n]
 		c := Channel{
+			Via:      KindDahua,
 			Number:   n + 1,
 			Name:     probes.Clean(first(s["VideoInputs[0].Name"], s["Name"])),
 			Protocol: probes.Clean(s["ProtocolType"]),

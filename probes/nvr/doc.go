@@ -25,9 +25,10 @@
 // nvr.auth — and hands the whole Result, channels included, to Channels.
 // Channel facts are not packed into that observation: 16 cameras times
 // eight fields would overflow probes.MaxFacts, and each channel is a
-// device of its own. Channel.Facts returns a channel's facts in the
-// nvr.channel.* vocabulary (see probes/FACTS.md) for the lead to classify
-// under the identity "{nvr mac}/ch{Number}". Read returns the same Result
+// device of its own. Channel.Facts returns a channel's facts as behind.*
+// keys (see probes/FACTS.md) for the daemon to classify under the
+// identity "{nvr mac}/ch{Number}", in an observation whose Probe is
+// ChannelProbe ("behind"). Read returns the same Result
 // without emitting anything.
 //
 // Channels are numbered as the recorder's own web interface numbers them:

@@ -34,7 +34,7 @@ type Emulator struct {
 	Old bool
 	// User/Password is the account; User "" answers without credentials.
 	User, Password string
-	Realm          string // default "DS-NVR" (Hikvision) or "Login to <serial>" (Dahua)
+	Realm          string // default the model (Hikvision) or "Login to <serial>" (Dahua)
 	Basic          bool   // ask for Basic instead of Digest
 	// LockAfter failed logins lock the account for LockFor (30m when 0);
 	// 0 never locks.
@@ -89,6 +89,9 @@ func (e *Emulator) realm() string {
 		return e.Realm
 	case e.Kind == KindDahua:
 		return "Login to " + e.Serial
+	case e.Model != "":
+		// Hikvision firmware names its Digest realm after the model.
+		return e.Model
 	}
 	return "DS-NVR"
 }

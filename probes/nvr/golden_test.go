@@ -88,10 +88,10 @@ func TestGoldenDahua(t *testing.T) {
 		t.Fatalf("chans %+v, empty %d; want 4 and 2 (slot 28 unused, slot 29 switched off)", chans, empty)
 	}
 	want := []Channel{
-		{Number: 1, Name: "stolb kamera", Protocol: "Private", IP: "192.168.23.11", Port: 37777, Model: "DH-IPC-HFW1431S1-A"},
-		{Number: 2, Protocol: "Onvif", IP: "192.168.252.26", Serial: "DS-2CD1143G0-I20211208AAWRJ21084253", Maker: "Onvif"},
-		{Number: 7, IP: "10.1.1.67", MAC: "b4:0b:44:12:ab:cd", Model: "B451AJ", Firmware: "V5.7.1 build 211102"},
-		{Number: 12, IP: "192.168.23.21", Model: "H32_VSIPP-6DIRMD-I3"},
+		{Via: KindDahua, Number: 1, Name: "stolb kamera", Protocol: "Private", IP: "192.168.23.11", Port: 37777, Model: "DH-IPC-HFW1431S1-A"},
+		{Via: KindDahua, Number: 2, Protocol: "Onvif", IP: "192.168.252.26", Serial: "DS-2CD1143G0-I20211208AAWRJ21084253", Maker: "Onvif"},
+		{Via: KindDahua, Number: 7, IP: "10.1.1.67", MAC: "b4:0b:44:12:ab:cd", Model: "B451AJ", Firmware: "V5.7.1 build 211102"},
+		{Via: KindDahua, Number: 12, IP: "192.168.23.21", Model: "H32_VSIPP-6DIRMD-I3"},
 	}
 	for i, w := range want {
 		if chans[i] != w {

@@ -74,6 +74,7 @@ func parseHikChannels(b []byte, maxBytes int64, maxCh int) (chans []Channel, emp
 		seen[id] = true
 		src := n.Child("sourceInputPortDescriptor")
 		c := Channel{
+			Via:      KindHikvision,
 			Number:   id,
 			Name:     probes.Clean(n.Child("name").Text()),
 			Protocol: probes.Clean(src.Child("proxyProtocol").Text()),

@@ -57,20 +57,28 @@ type Channel struct {
 	Firmware string
 	Maker    string // the vendor the NVR names for the camera (Dahua "Vendor")
 	Online   *bool  // nil when the NVR did not say
+	// Via is the API the channel was read from; Protocol means different
+	// things on different makes' recorders ("Private" is Dahua's own).
+	Via Kind
 }
 
-// Facts are the channel's claims in the nvr.channel.* vocabulary, for the
-// classifier to judge the channel camera as a device of its own. nvrIP is
-// the recorder's address (for nvr.channel.behind).
+// ChannelProbe is the probe name for observations about a channel camera
+// (the keys of Channel.Facts start with it).
+const ChannelProbe = "behind"
+
+// Facts are the channel's claims as behind.* facts, for the classifier to
+// judge the channel camera as a device of its own. nvrIP is the
+// recorder's address (for behind.nvr).
 func (c Channel) Facts(nvrIP string) []probes.Fact {
 	var fs []probes.Fact
 	add := func(k, v string) {
 		if v != "" {
-			fs = append(fs, probes.F("nvr.channel."+k, v))
+			fs = append(fs, probes.F(ChannelProbe+"."+k, v))
 		}
 	}
-	add("behind", nvrIP+" ch"+strconv.Itoa(c.Number))
-	add("number", strconv.Itoa(c.Number))
+	add("nvr", nvrIP+" ch"+strconv.Itoa(c.Number))
+	add("via", string(c.Via))
+	add("channel", strconv.Itoa(c.Number))
 	add("name", c.Name)
 	add("protocol", c.Protocol)
 	add("ip", c.IP)

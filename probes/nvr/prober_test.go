@@ -257,7 +257,7 @@ func TestHikvisionNVRChannels(t *testing.T) {
 	for _, f := range fs {
 		got[f.Key] = f.Value
 	}
-	if got["nvr.channel.model"] != "DS-2CD2346G2-ISU" || got["nvr.channel.protocol"] != "HIKVISION" || got["nvr.channel.behind"] != "127.0.0.1 ch1" {
+	if got["behind.model"] != "DS-2CD2346G2-ISU" || got["behind.protocol"] != "HIKVISION" || got["behind.nvr"] != "127.0.0.1 ch1" || got["behind.via"] != "hikvision" {
 		t.Errorf("channel facts %v", got)
 	}
 }

@@ -1,0 +1,348 @@
+// Package riskreport renders the risk-assessment report: one self-contained
+// HTML file (inline CSS and SVG, nothing fetched) that the people who sign
+// a risk assessment can read and print to PDF. `wardenctl report` builds it
+// for a fleet, a site or an appliance from the fleet store; `camwarden
+// survey --report` for the one site it surveyed.
+//
+// The report states what the appliances found and what the rules say, in
+// plain words; it gives no legal advice.
+package riskreport
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/camwarden/camwarden/firmware/report"
+	"github.com/camwarden/camwarden/probes/classify"
+)
+
+//go:embed report.html.tmpl
+var files embed.FS
+
+var tmpl = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2 Jan 2006 15:04 UTC")
+	},
+	"day": func(t time.Time) string {
+		if t.IsZero() {
+			return "no expiry"
+		}
+		return t.UTC().Format("2 Jan 2006")
+	},
+	"title": maker,
+	"dash": func(s string) string {
+		if s == "" {
+			return "—"
+		}
+		return s
+	},
+}).ParseFS(files, "report.html.tmpl"))
+
+// Device is one device in the report.
+type Device struct {
+	Appliance string `json:"appliance"`
+	Site      string `json:"site,omitempty"`
+	report.Device
+	// Behind is what an NVR reports behind it (cameras on its own ports),
+	// in the shape the appliance sent.
+	Behind any `json:"behind,omitempty"`
+}
+
+// Action is something done on the fleet: an uplink cut or restore, an
+// acknowledgement.
+type Action struct {
+	Time      time.Time `json:"time"`
+	Appliance string    `json:"appliance"`
+	Kind      string    `json:"kind"` // "Uplink cut", "Uplink restored", "Acknowledged", ...
+	Who       string    `json:"who,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// Exception is an allow-list entry of the policy in force.
+type Exception struct {
+	MAC     string    `json:"mac,omitempty"`
+	Serial  string    `json:"serial,omitempty"`
+	Reason  string    `json:"reason"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Data is everything a report is built from. Its JSON (Marshal) is what the
+// digest printed in the report covers, so a reader can check the report
+// against the data it claims to show.
+type Data struct {
+	Scope          string      `json:"scope"` // "Fleet", "Site site12", "Appliance site12-cam-a"
+	Source         string      `json:"source"`
+	PolicyVersions []string    `json:"policy_versions,omitempty"`
+	Firmware       []string    `json:"firmware,omitempty"`
+	Appliances     int         `json:"appliances"`
+	Devices        []Device    `json:"devices"`
+	Actions        []Action    `json:"actions,omitempty"`
+	Exceptions     []Exception `json:"exceptions,omitempty"`
+}
+
+// Digest is the SHA-256 of the data's canonical JSON (hex).
+func (d Data) Digest() (string, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:]), nil
+}
+
+// Render writes the report generated at now.
+func Render(w io.Writer, d Data, now time.Time) error {
+	digest, err := d.Digest()
+	if err != nil {
+		return err
+	}
+	v := build(d)
+	v.Generated, v.Digest = now, digest
+	return tmpl.Execute(w, v)
+}
+
+type bar struct {
+	Label        string
+	Count, Total int
+	Flagged      int
+	Y, W, FW     int // geometry of the bar and of its flagged part
+}
+
+type statusCount struct {
+	Status, Word, Class string
+	Count               int
+}
+
+type deviceView struct {
+	Device
+	MakerName, BrandName string
+	Relabel              bool
+	ActionWords          string
+	Explain              []string
+	Behind               []string
+}
+
+type ruleView struct {
+	Maker string
+	Rules []rule
+}
+
+type view struct {
+	Data
+	Generated       time.Time
+	Digest          string
+	Statuses        []statusCount
+	Bars            []bar
+	ChartHeight     int
+	Restricted      []deviceView
+	Review          []deviceView
+	Rules           []ruleView
+	Expired         int
+	MakersFlagged   int
+	ComponentsNoted bool
+}
+
+var statusOrder = []statusCount{
+	{Status: report.StatusFlagged, Word: "Restricted maker or part", Class: "flagged"},
+	{Status: report.StatusReview, Word: "Needs a person to decide", Class: "review"},
+	{Status: report.StatusClean, Word: "Maker identified, not restricted", Class: "clean"},
+	{Status: report.StatusUnknown, Word: "Maker not identified", Class: "unknown"},
+}
+
+func statusOf(d report.Device) string {
+	switch {
+	case d.Status != "":
+		return d.Status
+	case d.Flagged:
+		return report.StatusFlagged
+	case d.Maker != "":
+		return report.StatusClean
+	}
+	return report.StatusUnknown
+}
+
+func build(d Data) view {
+	v := view{Data: d}
+	counts := map[string]int{}
+	byMaker := map[string]*bar{}
+	for _, dev := range d.Devices {
+		st := statusOf(dev.Device)
+		counts[st]++
+		m := dev.Maker
+		if m == "" {
+			m = "(not identified)"
+		}
+		b := byMaker[m]
+		if b == nil {
+			b = &bar{Label: maker(m)}
+			byMaker[m] = b
+		}
+		b.Count++
+		if st == report.StatusFlagged {
+			b.Flagged++
+		}
+		switch st {
+		case report.StatusFlagged:
+			v.Restricted = append(v.Restricted, viewOf(dev))
+		case report.StatusReview:
+			v.Review = append(v.Review, viewOf(dev))
+		}
+	}
+	for _, s := range statusOrder {
+		s.Count = counts[s.Status]
+		v.Statuses = append(v.Statuses, s)
+	}
+	bars := make([]bar, 0, len(byMaker))
+	for _, b := range byMaker {
+		bars = append(bars, *b)
+	}
+	slices.SortFunc(bars, func(a, b bar) int { return cmp.Or(b.Flagged-a.Flagged, b.Count-a.Count, strings.Compare(a.Label, b.Label)) })
+	if len(bars) > 12 { // the chart stays readable; the tables list every device
+		other := bar{Label: fmt.Sprintf("%d other makers", len(bars)-11)}
+		for _, b := range bars[11:] {
+			other.Count += b.Count
+			other.Flagged += b.Flagged
+		}
+		bars = append(bars[:11], other)
+	}
+	top := 1
+	for _, b := range bars {
+		top = max(top, b.Count)
+	}
+	for i := range bars {
+		bars[i].Y = 8 + i*30
+		bars[i].W = max(2, bars[i].Count*420/top)
+		bars[i].FW = bars[i].Flagged * 420 / top
+		bars[i].Total = len(d.Devices)
+	}
+	v.Bars, v.ChartHeight = bars, 16+len(bars)*30
+	sortDevices := func(ds []deviceView) {
+		slices.SortFunc(ds, func(a, b deviceView) int {
+			return cmp.Or(strings.Compare(a.Site, b.Site), strings.Compare(a.Appliance, b.Appliance), strings.Compare(a.IP, b.IP), strings.Compare(a.MAC, b.MAC))
+		})
+	}
+	sortDevices(v.Restricted)
+	sortDevices(v.Review)
+	slices.SortFunc(v.Actions, func(a, b Action) int { return a.Time.Compare(b.Time) })
+	makers := map[string]bool{}
+	for _, r := range v.Restricted {
+		if r.Maker != "" {
+			makers[r.Maker] = true
+		}
+		for _, c := range r.Components {
+			makers[strings.ToLower(c)] = true
+			v.ComponentsNoted = true
+		}
+	}
+	v.MakersFlagged = len(makers)
+	for _, m := range sortedKeys(makers) {
+		v.Rules = append(v.Rules, ruleView{Maker: maker(m), Rules: rulesFor(m)})
+	}
+	return v
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func viewOf(d Device) deviceView {
+	v := deviceView{Device: d, MakerName: maker(d.Maker), BrandName: d.Brand}
+	v.Relabel = d.Brand != "" && !strings.EqualFold(d.Brand, d.Maker) && !strings.EqualFold(d.Brand, v.MakerName)
+	switch d.Action {
+	case "isolate":
+		v.ActionWords = "Isolated: the appliance cuts the camera network's uplink while it is present"
+	case "alert":
+		v.ActionWords = "Alert only: reported, not disconnected"
+	case "allowed":
+		v.ActionWords = "Allowed by an allow-list exception: no action taken"
+	default:
+		v.ActionWords = "Reported"
+	}
+	for _, line := range strings.Split(strings.TrimRight(classify.Explain(verdictOf(d.Device)), "\n"), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			v.Explain = append(v.Explain, line)
+		}
+	}
+	v.Behind = behind(d.Behind)
+	return v
+}
+
+// verdictOf rebuilds the classifier's verdict from a published device, so
+// the report explains it in the same words as `camwarden explain`.
+func verdictOf(d report.Device) classify.Verdict {
+	conf, _ := classify.ParseConfidence(d.Confidence)
+	v := classify.Verdict{Maker: d.Maker, Brand: d.Brand, Model: d.Model, Serial: d.Serial, Firmware: d.Firmware,
+		Confidence: conf, Conflicts: d.Conflicts, Components: d.Components, Notes: d.Notes,
+		Review: d.Review, Candidates: d.Candidates}
+	for _, e := range d.Evidence {
+		s, _ := classify.ParseConfidence(e.Strength)
+		v.Evidence = append(v.Evidence, classify.Evidence{Probe: e.Probe, Detail: e.Detail, Maker: e.Maker,
+			Brand: e.Brand, Strength: s, Rule: e.Rule})
+	}
+	return v
+}
+
+// behind turns what an NVR reports behind it into one line per camera,
+// whatever shape it came in (a list of objects or of strings).
+func behind(b any) []string {
+	list, ok := b.([]any)
+	if !ok {
+		if b == nil {
+			return nil
+		}
+		return []string{fmt.Sprint(b)}
+	}
+	var out []string
+	for _, x := range list {
+		switch x := x.(type) {
+		case map[string]any:
+			var parts []string
+			for _, k := range []string{"channel", "maker", "brand", "model", "ip", "mac", "serial", "firmware"} {
+				if v, ok := x[k]; ok && fmt.Sprint(v) != "" {
+					val := fmt.Sprint(v)
+					if k == "maker" {
+						val = maker(val)
+					}
+					parts = append(parts, k+" "+val)
+				}
+			}
+			out = append(out, strings.Join(parts, ", "))
+		default:
+			out = append(out, fmt.Sprint(x))
+		}
+	}
+	return out
+}
+
+var makerNames = map[string]string{
+	"hikvision": "Hikvision", "dahua": "Dahua", "huawei": "Huawei", "zte": "ZTE", "hytera": "Hytera",
+	"hisilicon": "HiSilicon", "axis": "Axis", "uniview": "Uniview", "hanwha": "Hanwha Vision", "bosch": "Bosch",
+}
+
+// maker is a maker id as a reader writes it.
+func maker(id string) string {
+	if n, ok := makerNames[strings.ToLower(id)]; ok {
+		return n
+	}
+	if id == "" {
+		return "—"
+	}
+	return strings.ToUpper(id[:1]) + id[1:]
+}

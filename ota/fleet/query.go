@@ -189,3 +189,41 @@ func (s *Store) Appliances(ctx context.Context, f Filter) ([]ApplianceRow, error
 		return a, err
 	})
 }
+
+// EventRow is one stored event.
+type EventRow struct {
+	Appliance, Type, MAC string
+	Seq                  int64
+	TS                   time.Time
+	Data                 map[string]any
+}
+
+// Events lists the events of the given types (all when none) at or after
+// since, of the appliances the filter's site and appliance lists select,
+// oldest first, at most limit of them.
+func (s *Store) Events(ctx context.Context, f Filter, types []string, since time.Time, limit int) ([]EventRow, error) {
+	args := []any{since, limit}
+	conds := []string{"e.ts >= $1"}
+	if len(types) > 0 {
+		args = append(args, types)
+		conds = append(conds, fmt.Sprintf("e.type = ANY($%d)", len(args)))
+	}
+	if len(f.Sites) > 0 {
+		args = append(args, f.Sites)
+		conds = append(conds, fmt.Sprintf("a.site = ANY($%d)", len(args)))
+	}
+	if len(f.Appliances) > 0 {
+		args = append(args, f.Appliances)
+		conds = append(conds, fmt.Sprintf("e.appliance = ANY($%d)", len(args)))
+	}
+	rows, err := s.pool.Query(ctx, `SELECT e.appliance, e.type, e.mac, e.seq, e.ts, e.data FROM events e
+		JOIN appliances a ON a.id = e.appliance WHERE `+strings.Join(conds, " AND ")+` ORDER BY e.ts, e.appliance, e.seq LIMIT $2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (EventRow, error) {
+		var e EventRow
+		err := r.Scan(&e.Appliance, &e.Type, &e.MAC, &e.Seq, &e.TS, &e.Data)
+		return e, err
+	})
+}

@@ -208,7 +208,9 @@ func build(d Data) view {
 	for _, b := range byMaker {
 		bars = append(bars, *b)
 	}
-	slices.SortFunc(bars, func(a, b bar) int { return cmp.Or(b.Flagged-a.Flagged, b.Count-a.Count, strings.Compare(a.Label, b.Label)) })
+	slices.SortFunc(bars, func(a, b bar) int {
+		return cmp.Or(b.Flagged-a.Flagged, b.Count-a.Count, strings.Compare(a.Label, b.Label))
+	})
 	if len(bars) > 12 { // the chart stays readable; the tables list every device
 		other := bar{Label: fmt.Sprintf("%d other makers", len(bars)-11)}
 		for _, b := range bars[11:] {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -137,4 +139,29 @@ func writePW(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestReportFromStore(t *testing.T) {
+	dsn, _ := storeFleet(t)
+	dir := t.TempDir()
+	html, data := filepath.Join(dir, "r.html"), filepath.Join(dir, "r.json")
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"report", "--db", dsn, "--site", "site1", "--out", html, "--data", data}, &out, &errb); code != 0 {
+		t.Fatalf("report: exit %d: %s", code, errb.String())
+	}
+	page, _ := os.ReadFile(html)
+	raw, _ := os.ReadFile(data)
+	sum := sha256.Sum256(raw)
+	digest := hex.EncodeToString(sum[:])
+	for _, want := range []string{"Site site1", "LTS → Hikvision", "Uplink cut", "Cut acknowledged", "cmd:alice", "section 889", digest} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(string(page), "02:00:00:00:00:03") {
+		t.Error("site1's report shows site2's device")
+	}
+	if !strings.Contains(out.String(), digest) {
+		t.Errorf("report output does not print the digest of --data: %s", out.String())
+	}
 }

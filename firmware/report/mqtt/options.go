@@ -55,7 +55,10 @@ type Options struct {
 	// (defaults 500ms and 60s).
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
-	// PublishWindow is how many events may await PUBACK at once (default 32).
+	// PublishWindow is how many events may await PUBACK at once (default
+	// 256: a burst of 500 device_new events then drains in two round trips
+	// and two delete commits instead of sixteen; a reconnect may resend up
+	// to this many, deduplicated by msg_id).
 	PublishWindow int
 }
 
@@ -94,7 +97,7 @@ func (o *Options) setDefaults() {
 		}
 	}
 	if o.PublishWindow <= 0 {
-		o.PublishWindow = 32
+		o.PublishWindow = 256
 	}
 }
 

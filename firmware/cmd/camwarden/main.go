@@ -200,6 +200,8 @@ func cmdSurvey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	asJSON := fs.Bool("json", false, "print the survey JSON instead of a table")
 	loadCfg := configFlag(fs, "configuration file for probe settings and credentials (optional)")
 	verbose := fs.Bool("v", false, "log probe details to stderr")
+	reportFile := fs.String("report", "", "also write the site's risk-assessment report (one HTML file) here")
+	reportData := fs.String("report-data", "", "with --report: also write the report's input data (JSON) here")
 	if err := cliflag.Parse(fs, args); err != nil {
 		return err
 	}
@@ -235,6 +237,11 @@ func cmdSurvey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	devs, err := app.Survey(ctx, o)
 	if err != nil {
 		return err
+	}
+	if *reportFile != "" {
+		if err := writeSurveyReport(*reportFile, *reportData, *iface, devs, cfg.Policy); err != nil {
+			return err
+		}
 	}
 	return writeDevices(stdout, devs, *asJSON)
 }

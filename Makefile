@@ -13,7 +13,7 @@ FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help build cross test test-unit lint demo lab-up lab-down fuzz bench deps test-arm deb clean
+.PHONY: help build cross test test-unit lint demo lab-up lab-down fuzz bench deps test-arm test-vm deb clean
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,9 @@ deb: ## Build the camwarden .deb packages (arm64, armhf = ARMv6 for Pi Zero/1) i
 test-arm: ## Run the unit tests cross-compiled for arm64 and armv6 under qemu-user-static
 	@scripts/deps.sh arm
 	scripts/test-arm.sh all
+
+test-vm: deb ## (root) Install the arm64 .deb on Debian 12 arm64 under qemu-system-aarch64: systemd, GPIO, watchdog, power cuts, VLANs
+	scripts/vm/test-vm.sh
 
 clean: ## Remove build output
 	rm -rf $(BIN) dist

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab, the real-peer tests and the benchmarks need.
-# Usage: scripts/deps.sh [test|bench|arm|all]   (default: test)
+# Usage: scripts/deps.sh [test|bench|arm|vm|all]   (default: test)
 #
 # Package installs must never start a daemon on this machine's real interfaces (dnsmasq, avahi,
 # lldpd, miniupnpd, mosquitto and snmpd all would): while installing, a policy-rc.d that refuses every
@@ -12,12 +12,15 @@ test_pkgs=(iproute2 iputils-ping mosquitto mosquitto-clients wsdd wsdd2 dnsmasq 
   miniupnpd python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   systemd dpkg-dev qemu-user-static tshark snmpd postgresql chromium poppler-utils)
 bench_pkgs=(nmap arp-scan tshark)
+# make test-vm: the emulated arm64 machine, its root file system, and the gpio-sim module build.
+vm_pkgs=(qemu-system-arm mmdebstrap arch-test qemu-user-static e2fsprogs openssl xz-utils kmod make gcc-aarch64-linux-gnu)
 case "$want" in
   test) pkgs=("${test_pkgs[@]}") ;;
   bench) pkgs=("${bench_pkgs[@]}") ;;
   arm) pkgs=(qemu-user-static) ;;
+  vm) pkgs=("${vm_pkgs[@]}") ;;
   all) pkgs=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [test|bench|arm|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [test|bench|arm|vm|all]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -68,6 +69,34 @@ type Observation struct {
 	// Passive is set by capture for what a device said on the wire unasked
 	// (or to someone else), as opposed to an answer to our own probe.
 	Passive bool
+	// Key names a device that has no MAC on this link: a camera behind a
+	// recorder is "{recorder mac}/ch{n}" (ChannelKey). With Key set, MAC
+	// and IP are ignored: the camera's address is on the recorder's own
+	// network and must not be confused with this link's.
+	Key string
+}
+
+// ChannelKey is the identity of the camera on channel n of the recorder
+// whose MAC is nvr.
+func ChannelKey(nvr net.HardwareAddr, n int) string {
+	return nvr.String() + "/ch" + strconv.Itoa(n)
+}
+
+// ParseChannelKey splits a ChannelKey; ok is false for anything else.
+func ParseChannelKey(key string) (nvr string, n int, ok bool) {
+	mac, ch, found := strings.Cut(key, "/ch")
+	if !found || len(key) > 40 {
+		return "", 0, false
+	}
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 || hw.String() != mac {
+		return "", 0, false
+	}
+	n, err = strconv.Atoi(ch)
+	if err != nil || n < 0 || n > 99999 || strconv.Itoa(n) != ch {
+		return "", 0, false
+	}
+	return mac, n, true
 }
 
 // Sink receives observations. It must be safe for concurrent use and must not

@@ -13,9 +13,9 @@ import "github.com/camwarden/camwarden/probes"
 
 // announcedBy maps a passive decoder's announcement to the probers to run.
 var announcedBy = map[string][]string{
-	"wsd":  {"onvif", "http", "https"},
-	"sadp": {"sadp", "http", "https", "tcp"},
-	"dhip": {"dhip", "http", "rtsp"},
+	"wsd":  {"onvif", "http", "https", "nvr"},
+	"sadp": {"sadp", "http", "https", "tcp", "nvr"},
+	"dhip": {"dhip", "http", "rtsp", "nvr"},
 	"ssdp": {"ssdp"},
 	"mdns": {"http", "https", "rtsp"},
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,7 +49,7 @@ func WriteTable(w io.Writer, devs []report.Device) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "IP\tMAC\tMAKER\tBRAND\tMODEL\tSERIAL\tCONFIDENCE\tSTATUS")
 	count := map[string]int{}
-	for _, d := range devs {
+	for _, d := range behindOrder(devs) {
 		st := statusWord(d)
 		count[st]++
 		if d.Flagged {
@@ -69,7 +70,15 @@ func WriteTable(w io.Writer, devs []report.Device) error {
 		if len(d.Components) > 0 {
 			maker += " [" + strings.Join(d.Components, ",") + "]"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.IP, d.MAC, maker, dash(d.Brand), dash(trunc(d.Model, 24)),
+		ip, mac := d.IP, d.MAC
+		if b := d.Behind; b != nil {
+			// Indented under its recorder: the channel, and the camera's
+			// address on the recorder's own network.
+			ip, mac = fmt.Sprintf("  └ ch%d %s", b.Channel, b.IP), dash(d.MAC)
+		} else if d.CamerasBehind > 0 {
+			maker += fmt.Sprintf(" (records %d cameras)", d.CamerasBehind)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ip, mac, maker, dash(d.Brand), dash(trunc(d.Model, 24)),
 			dash(trunc(d.Serial, 24)), d.Confidence, st)
 	}
 	if err := tw.Flush(); err != nil {
@@ -81,6 +90,36 @@ func WriteTable(w io.Writer, devs []report.Device) error {
 		_, err = fmt.Fprintln(w, "REVIEW: the maker could not be determined; nothing is cut for these. See `camwarden explain MAC`.")
 	}
 	return err
+}
+
+// behindOrder lists each recorder's channel cameras right after it, by
+// channel number; channels whose recorder is not in devs come last.
+func behindOrder(devs []report.Device) []report.Device {
+	chans := map[string][]report.Device{}
+	var out []report.Device
+	for _, d := range devs {
+		if d.Behind != nil {
+			chans[d.Behind.NVR] = append(chans[d.Behind.NVR], d)
+		}
+	}
+	for _, c := range chans {
+		slices.SortFunc(c, func(a, b report.Device) int { return a.Behind.Channel - b.Behind.Channel })
+	}
+	for _, d := range devs {
+		if d.Behind != nil {
+			continue
+		}
+		out = append(out, d)
+		out = append(out, chans[d.MAC]...)
+		delete(chans, d.MAC)
+	}
+	for _, d := range devs {
+		if d.Behind != nil && chans[d.Behind.NVR] != nil {
+			out = append(out, chans[d.Behind.NVR]...)
+			delete(chans, d.Behind.NVR)
+		}
+	}
+	return out
 }
 
 // statusWord is d.Status, derived for files written before it existed.
@@ -115,9 +154,22 @@ func trunc(s string, n int) string {
 // or state file), then what the policy in force does about it.
 func Explain(w io.Writer, d report.Device) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Device %s at %s\n", d.MAC, dash(d.IP))
+	if bh := d.Behind; bh != nil {
+		fmt.Fprintf(&b, "Camera %s: channel %d of the recorder %s (%s), at %s on the recorder's network, reached over %s\n",
+			d.ID, bh.Channel, bh.NVR, dash(bh.NVRIP), dash(bh.IP), dash(bh.Protocol))
+	} else {
+		fmt.Fprintf(&b, "Device %s at %s\n", d.MAC, dash(d.IP))
+	}
+	if d.CamerasBehind > 0 {
+		fmt.Fprintf(&b, "Recorder: it records %d cameras (listed as %s/chN).\n", d.CamerasBehind, d.MAC)
+	}
 	b.WriteString(classify.Explain(verdictOf(d)))
 	switch {
+	case statusWord(d) == report.StatusReview && d.Maker != "":
+		b.WriteString("REVIEW: no action is taken until a person settles it.\n")
+		for _, r := range d.Review {
+			fmt.Fprintf(&b, "  ? %s\n", r)
+		}
 	case statusWord(d) == report.StatusReview:
 		// classify.Explain said what a review asks for.
 	case d.Flagged && d.Action == "allowed":
@@ -140,8 +192,12 @@ func Explain(w io.Writer, d report.Device) error {
 func verdictOf(d report.Device) classify.Verdict {
 	conf, _ := classify.ParseConfidence(d.Confidence)
 	v := classify.Verdict{Maker: d.Maker, Brand: d.Brand, Model: d.Model, Serial: d.Serial, Firmware: d.Firmware,
-		Confidence: conf, Conflicts: d.Conflicts, Components: d.Components, Notes: d.Notes,
-		Review: d.Review, Candidates: d.Candidates}
+		Confidence: conf, Conflicts: d.Conflicts, Components: d.Components, Notes: d.Notes}
+	if d.Maker == "" {
+		// A classification review; a recorder with unread cameras keeps its
+		// maker and is explained by Explain itself.
+		v.Review, v.Candidates = d.Review, d.Candidates
+	}
 	for _, e := range d.Evidence {
 		s, _ := classify.ParseConfidence(e.Strength)
 		v.Evidence = append(v.Evidence, classify.Evidence{Probe: e.Probe, Detail: e.Detail, Maker: e.Maker,

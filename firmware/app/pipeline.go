@@ -165,7 +165,20 @@ func (p *Pipeline) view(d inventory.Device, v classify.Verdict) report.Device {
 	if dec.Review {
 		out.Review, out.Candidates = v.Review, v.Candidates
 	}
+	behindView(&out, d, dec)
 	return out
+}
+
+// present says whether d counts as on the network at now: seen within
+// GoneAfter, or, for a camera behind a recorder, while its recorder is (the
+// recorder is read only on sweeps; its cameras record all the while).
+func (p *Pipeline) present(d inventory.Device, now time.Time) bool {
+	if nvrMAC, _, ok := probes.ParseChannelKey(d.MAC); ok {
+		if rec, ok := p.Inv.Get(nvrMAC); ok {
+			return now.Sub(rec.LastSeen) < p.GoneAfter
+		}
+	}
+	return now.Sub(d.LastSeen) < p.GoneAfter
 }
 
 // statusOf is the one-word outcome of report.Device.Status.
@@ -289,7 +302,7 @@ func (p *Pipeline) release(ctx context.Context, ip netip.Addr) {
 func (p *Pipeline) Republish(ctx context.Context) {
 	now := p.Now()
 	for _, d := range p.Inv.All() {
-		p.publish(ctx, d, false, now.Sub(d.LastSeen) < p.GoneAfter)
+		p.publish(ctx, d, false, p.present(d, now))
 	}
 }
 
@@ -351,7 +364,7 @@ func sameView(a, b report.Device) bool {
 func (p *Pipeline) sweepPresence(ctx context.Context, forgetAfter time.Duration) {
 	now := p.Now()
 	for _, d := range p.Inv.All() {
-		present := now.Sub(d.LastSeen) < p.GoneAfter
+		present := p.present(d, now)
 		p.mu.Lock()
 		was, known := p.seen[d.MAC]
 		p.mu.Unlock()

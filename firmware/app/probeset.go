@@ -77,7 +77,7 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 		// ones. So the unicast asks wait briefly, not a discovery window.
 		&sadp.Prober{Log: log, Timeout: unicastWait}, &dhip.Prober{Timeout: unicastWait},
 		&dvrip.Prober{Timeout: unicastWait}, &ssdp.Prober{Options: ssdp.Options{Log: log, Timeout: unicastWait}},
-		&xm.Prober{},
+		&xm.Prober{}, newRecorderProber(p, log),
 	}
 	// SNMP only with a community the installer gave: one is never guessed.
 	if len(p.SNMPCommunities) > 0 {

@@ -44,6 +44,10 @@ type Scheduler struct {
 	// inventory can record when a device was last asked and a survey
 	// knows when every addressed device has been.
 	Done func(mac string, probed bool)
+	// Followup, when set, is asked after a round with what was known
+	// before and after it, and names probers to run at once because of
+	// what the round learned.
+	Followup func(before, after probes.Target) []string
 	// Interval, when set, is the time between periodic sweeps (0: none);
 	// Run asks it again after every wait.
 	Interval func() time.Duration
@@ -124,6 +128,25 @@ func (s *Scheduler) enqueue(mac string, only map[string]bool) {
 	}
 }
 
+// followUp runs, in the same turn, the probers that the round's own answers
+// made worth running (a recorder is recognised by what SADP or ONVIF said).
+func (s *Scheduler) followUp(ctx context.Context, mac string, before probes.Target) {
+	if s.Followup == nil {
+		return
+	}
+	after, ok := s.Target(mac)
+	if !ok {
+		return
+	}
+	if names := s.Followup(before, after); len(names) > 0 {
+		only := map[string]bool{}
+		for _, n := range names {
+			only[n] = true
+		}
+		s.probeHost(ctx, after, only)
+	}
+}
+
 // Idle reports whether no host is queued or being probed.
 func (s *Scheduler) Idle() bool {
 	s.init()
@@ -140,6 +163,12 @@ func (s *Scheduler) Probed() uint64 { return s.probed.Load() }
 // once, and returns when all are done (each bounded by Discovery).
 func (s *Scheduler) Sweep(ctx context.Context) error {
 	s.init()
+	// Probers that ration logins per sweep (recorders) start a new one.
+	for _, p := range s.Probers {
+		if b, ok := p.(interface{ BeginSweep() }); ok {
+			b.BeginSweep()
+		}
+	}
 	var first, rest []probes.Discoverer
 	for _, d := range s.Discoverers {
 		if d.Name() == "arp" {
@@ -291,6 +320,7 @@ func (s *Scheduler) worker(ctx context.Context) {
 			t, ok := s.Target(mac)
 			if ok {
 				s.probeHost(ctx, t, only)
+				s.followUp(ctx, mac, t)
 				if only == nil {
 					s.scheduleRetry(ctx, mac)
 				}
@@ -323,7 +353,11 @@ func (s *Scheduler) probeHost(ctx context.Context, t probes.Target, only map[str
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			pctx, cancel := context.WithTimeout(ctx, s.Timeout)
+			timeout := s.Timeout
+			if o, ok := p.(interface{ ProbeTimeout() time.Duration }); ok {
+				timeout = o.ProbeTimeout() // a prober that needs a conversation, not one answer
+			}
+			pctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			if err := p.Probe(pctx, t, s.Sink); err != nil && ctx.Err() == nil {
 				s.Log.Debug("probe", "probe", p.Name(), "ip", t.IP, "err", err)

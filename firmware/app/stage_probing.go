@@ -17,7 +17,8 @@ func newScheduler(p config.Probing, reg *probes.Registry, links []probes.Link, i
 	sink probes.Sink, log *slog.Logger) *Scheduler {
 	return &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links, Sink: sink,
 		Concurrency: p.Concurrency, PerHost: p.PerHost, Timeout: p.Timeout, Discovery: p.Discovery,
-		Limiter: rate.NewLimiter(rate.Limit(p.RatePPS), p.RatePPS), Log: log, Target: targetFrom(inv)}
+		Limiter: rate.NewLimiter(rate.Limit(p.RatePPS), p.RatePPS), Log: log, Target: targetFrom(inv),
+		Followup: recorderFollowup}
 }
 
 // startProbing starts active probing on the captured links, when the

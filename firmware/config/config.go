@@ -186,7 +186,7 @@ type Watchdog struct {
 
 // ProbeNames lists every probe, for probing.disabled.
 var ProbeNames = []string{"arp", "dhcp", "dhip", "dvrip", "ftp", "http", "https", "ipv6", "lldp", "mdns", "onvif", "rtsp",
-	"sadp", "snmp", "ssdp", "tcpbanner", "telnet", "wsd", "xm"}
+	"nvr", "sadp", "snmp", "ssdp", "tcpbanner", "telnet", "wsd", "xm"}
 
 // Default returns the configuration used for every field the file leaves out.
 func Default() Config {

@@ -335,6 +335,13 @@ func (inv *Inventory) Merge(o probes.Observation) (Change, bool) {
 func (inv *Inventory) mergeLocked(o probes.Observation) (Change, bool) {
 	var mac string
 	switch {
+	case o.Key != "":
+		// A camera behind a recorder: its own identity, no address here.
+		if _, _, ok := probes.ParseChannelKey(o.Key); !ok {
+			inv.stats.Rejected++
+			return Change{}, false
+		}
+		mac = o.Key
 	case o.MAC != nil:
 		if !usableMAC(o.MAC) {
 			inv.stats.Rejected++

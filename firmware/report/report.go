@@ -49,6 +49,34 @@ type Device struct {
 	Status     string   `json:"status"`
 	Review     []string `json:"review,omitempty"`
 	Candidates []string `json:"candidates,omitempty"`
+	// ID is set for a device that has no MAC on this link, a camera behind
+	// a recorder: "{recorder mac}/ch{n}". MAC is then the camera's own MAC
+	// when the recorder reports it, else "". Key returns whichever names
+	// the device.
+	ID     string  `json:"id,omitempty"`
+	Behind *Behind `json:"behind,omitempty"`
+	// CamerasBehind is, for a recorder, how many cameras its API or ONVIF
+	// video sources say it records.
+	CamerasBehind int `json:"cameras_behind,omitempty"`
+}
+
+// Behind says where a camera behind a recorder sits.
+type Behind struct {
+	NVR      string `json:"nvr"` // the recorder's MAC
+	NVRIP    string `json:"nvr_ip,omitempty"`
+	Channel  int    `json:"channel"`
+	IP       string `json:"ip,omitempty"` // on the recorder's camera network
+	Protocol string `json:"protocol,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Online   string `json:"online,omitempty"` // "true" / "false" when the recorder says
+}
+
+// Key is the device's identity: ID when set, else MAC.
+func (d Device) Key() string {
+	if d.ID != "" {
+		return d.ID
+	}
+	return d.MAC
 }
 
 // Device statuses.

@@ -290,7 +290,7 @@ func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: camwarden explain [--from survey.json] MAC|IP")
+		return errors.New("usage: camwarden explain [--from survey.json] MAC|IP|RECORDER-MAC/chN")
 	}
 	var devs []report.Device
 	if *from != "" {
@@ -315,7 +315,7 @@ func cmdExplain(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	want := strings.ToLower(fs.Arg(0))
 	for _, d := range devs {
-		if strings.ToLower(d.MAC) == want || d.IP == want {
+		if strings.ToLower(d.MAC) == want || d.IP == want || d.ID != "" && strings.ToLower(d.ID) == want {
 			return app.Explain(stdout, d)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/camwarden/camwarden/firmware/report"
+	"github.com/camwarden/camwarden/firmware/report/wire"
 )
 
 // maxForgotten bounds the MACs whose retained clear waits for the link.
@@ -453,11 +454,13 @@ func normMAC(mac string) (string, error) {
 // it is republished on every reconnect. While the link is down it only
 // remembers. It waits for PUBACK (or ctx) when connected.
 func (c *Client) Device(ctx context.Context, d report.Device) error {
-	mac, err := normMAC(d.MAC)
+	mac, err := normMAC(wire.DeviceTopicLevel(d.Key()))
 	if err != nil {
 		return err
 	}
-	d.MAC = mac
+	if d.ID == "" {
+		d.MAC = mac
+	}
 	c.retMu.Lock()
 	c.mu.Lock()
 	c.devices[mac] = d
@@ -482,7 +485,7 @@ func (c *Client) Device(ctx context.Context, d report.Device) error {
 // Forget clears devices/{mac} with an empty retained message (now, or on the
 // next connection if the link is down).
 func (c *Client) Forget(ctx context.Context, mac string) error {
-	mac, err := normMAC(mac)
+	mac, err := normMAC(wire.DeviceTopicLevel(mac))
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,12 @@ type TelePayload struct {
 	Data any `json:"data"`
 }
 
+// DeviceTopicLevel is the devices/{level} topic level of a device key: the
+// MAC, or for a camera behind a recorder "{recorder mac}-ch{n}" (its
+// identity "{recorder mac}/ch{n}" with the slash that cannot be part of one
+// topic level replaced), so devices/+ still matches every device.
+func DeviceTopicLevel(key string) string { return strings.ReplaceAll(key, "/", "-") }
+
 // Topic kinds returned by ParseTopic.
 const (
 	KindStatus = "status"

@@ -188,3 +188,78 @@ func TestLabSurveyReadsCamerasBehindRecorders(t *testing.T) {
 		}
 	}
 }
+
+// The daemon acts on cameras behind a recorder like on any device: with
+// the recorder itself allow-listed (the installer vouched for the box),
+// the Hikvision cameras on its PoE ports still cut the uplink under an
+// isolate policy, because their video reaches the core through it; the
+// daemon's state lists every channel, and no password reaches its log or
+// state files.
+func TestLabDaemonIsolatesOnCamerasBehindRecorder(t *testing.T) {
+	l := upNVRLab(t, "cwnd")
+	rec, ok := l.Device("hikvision-nvr")
+	if !ok {
+		t.Fatal("no hikvision-nvr in the lab")
+	}
+	if !coreReachable(l, "axis") {
+		t.Fatal("core not reachable before any enforcement")
+	}
+	creds, secrets := nvrCredentials(t, l, "")
+	// Only the recorders' own maker is isolated here, and the recorders are
+	// allow-listed: only their cameras can cause the cut.
+	var allow strings.Builder
+	for _, d := range l.Devices() {
+		if p, _ := camsim.Lookup(d.Profile); p.NVR != nil {
+			fmt.Fprintf(&allow, "    - {mac: %q, reason: recorder checked on site}\n", d.MAC)
+		}
+	}
+	state := t.TempDir()
+	d := startDaemonCfg(t, t, l, state, "probing:\n  sweep_interval: 0s\n"+creds+
+		"policy:\n  actions: {hikvision: isolate, dahua: isolate}\n  hold_time: 1s\n  allow:\n"+allow.String())
+	waitFor(t, d, 60*time.Second, "the core to become unreachable", func() bool { return !coreReachable(l, "axis") })
+	var snap app.Snapshot
+	waitFor(t, d, 30*time.Second, "the recorder's channels in the daemon's state", func() bool {
+		s, ok := d.snapshot()
+		snap = s
+		n := 0
+		for _, dev := range s.Devices {
+			if dev.Behind != nil && dev.Behind.NVR == rec.MAC.String() {
+				n++
+			}
+		}
+		return ok && n == 7
+	})
+	var why []string
+	for _, dev := range snap.Devices {
+		if dev.MAC == rec.MAC.String() && dev.Action != "allowed" {
+			t.Errorf("recorder not allow-listed: action %q", dev.Action)
+		}
+		if dev.Behind != nil && dev.Action == "isolate" {
+			why = append(why, dev.ID)
+		}
+	}
+	if len(why) == 0 {
+		t.Fatalf("uplink cut, but no camera behind a recorder is isolating: %+v", snap.Relay)
+	}
+	t.Logf("cut for cameras behind recorders: %v; relay waits for %v", why, snap.Relay.WaitingFor)
+	for _, w := range snap.Relay.WaitingFor {
+		if w == rec.MAC.String() {
+			t.Errorf("the allow-listed recorder itself holds the cut")
+		}
+	}
+	d.stop(t)
+	files, _ := filepath.Glob(filepath.Join(state, "*"))
+	for _, s := range secrets {
+		if strings.Contains(d.log.String(), s) {
+			t.Errorf("the daemon log contains a configured password")
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "camwarden.yaml") {
+				continue // the test's own configuration
+			}
+			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(s)) {
+				t.Errorf("%s contains a configured password", f)
+			}
+		}
+	}
+}

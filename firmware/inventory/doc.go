@@ -4,5 +4,14 @@
 // the appliance, and persisted in bbolt under the state directory so a restart
 // keeps what was learned.
 //
+// When full it evicts by rank, not by age alone: devices the owner marked
+// with SetKeep (identified, latched, flagged) go only when nothing lower is
+// left, and among the rest one-frame MACs go before probed devices, least
+// recently seen first (one list per rank, so an eviction costs O(1) under a
+// flood). OnEvict lets per-device structures elsewhere follow. Writes are
+// incremental (only changed devices, at Flush), and a sighting that only
+// moves LastSeen waits for a coarse step so idle chatter does not wear the
+// SD card.
+//
 // The inventory never classifies: it stores facts and says what changed.
 package inventory

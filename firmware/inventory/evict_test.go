@@ -319,3 +319,31 @@ func BenchmarkDeviceMemory(b *testing.B) {
 	}
 	b.ReportMetric(per, "bytes/device")
 }
+
+// A MAC that arrives and is evicted between two flushes never reaches the
+// disk: neither a write nor a delete is queued for it.
+func TestFloodBetweenFlushesWritesNothing(t *testing.T) {
+	inv, err := Open(Options{Path: filepath.Join(t.TempDir(), "inventory.db"), MaxDevices: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inv.Close()
+	for i := 1; i <= 10; i++ {
+		inv.Merge(obs(i, 0, "sadp", "a", "1", "b", "2"))
+	}
+	if err := inv.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := range 1000 {
+		inv.Merge(probes.Observation{Time: t0.Add(time.Duration(i+1) * time.Millisecond), MAC: randMAC(r), Probe: "arp"})
+	}
+	inv.mu.Lock()
+	n := len(inv.dirty)
+	inv.mu.Unlock()
+	// The 10 flushed devices survive (more facts); the last flood MACs
+	// present now are queued; the 990 evicted ones are not.
+	if n > 10 {
+		t.Fatalf("%d MACs queued for the flush after a 1,000-MAC flood into a 10-device inventory", n)
+	}
+}

@@ -156,6 +156,7 @@ type Inventory struct {
 type entry struct {
 	Device
 	saved      time.Time // LastSeen as of the last time the device was marked dirty
+	onDisk     bool      // a Flush has written it (or it was loaded): removing it needs a delete
 	rank       uint8
 	prev, next *entry // in ranks[rank]
 }
@@ -290,7 +291,7 @@ func Open(opts Options) (*Inventory, error) {
 				opts.Log.Warn("inventory: skipping unreadable record", "key", string(k), "err", err)
 				return nil
 			}
-			e := &entry{Device: d, saved: d.LastSeen}
+			e := &entry{Device: d, saved: d.LastSeen, onDisk: true}
 			inv.devices[d.MAC] = e
 			loaded = append(loaded, e)
 			if d.IP.IsValid() {
@@ -484,7 +485,13 @@ func (inv *Inventory) removeLocked(mac string) bool {
 	}
 	inv.ranks[e.rank].remove(e)
 	delete(inv.devices, mac)
-	inv.markDirty(mac, false)
+	if e.onDisk {
+		inv.markDirty(mac, false)
+	} else {
+		// Never written: a flood's MAC evicted before the next flush costs
+		// the disk nothing.
+		delete(inv.dirty, mac)
+	}
 	return true
 }
 
@@ -642,6 +649,9 @@ func (inv *Inventory) Flush() error {
 		r := rec{mac: mac}
 		if present {
 			if e, ok := inv.devices[mac]; ok {
+				// Set before the commit: if it fails, a later removal
+				// queues a delete of a missing key, which is harmless.
+				e.onDisk = true
 				b, err := json.Marshal(&e.Device)
 				if err != nil {
 					inv.mu.Unlock()

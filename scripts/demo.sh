@@ -39,6 +39,11 @@ state_dir: $state
 interfaces:
   - name: eth0
     subnets: [198.18.1.0/24]
+probing:
+  # The lab recorder's login (probes/camsim/profiles.yaml hikvision-nvr): its cameras are read and listed under it.
+  # On a real site keep credentials in a separate 0600 file (probing.credentials_file).
+  credentials:
+    - {user: admin, password: "Nvr-Hik-8ch!", addresses: [198.18.1.27]}
 policy:
   # Hikvision- and Dahua-made kit cuts the uplink; the rest of the restricted makers raise an alert.
   actions: {hikvision: isolate, dahua: isolate}
@@ -58,6 +63,8 @@ The appliance now runs in namespace $prefix-app on the emulated camera VLAN.
   - Press Enter to acknowledge the cut (the board's button); the uplink stays cut while a
     flagged camera is present, so unplug them first:  sudo bin/cwlab exec hikvision -- ip link set eth0 down
   - Why was a camera flagged?   bin/camwarden explain --config $state/camwarden.yaml 198.18.1.10
+  - The recorder at 198.18.1.27 hides eight PoE channels; its cameras are listed under it, e.g.
+        bin/camwarden explain --config $state/camwarden.yaml bc:ad:28:c4:00:01/ch3
   - LED and relay changes are logged with the daemon's log: $state/camwarden.log
 
 MSG

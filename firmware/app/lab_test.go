@@ -122,6 +122,9 @@ func TestLabSurveyIdentifiesEveryDevice(t *testing.T) {
 		known[d.MAC.String()] = true
 	}
 	for _, d := range devs {
+		if d.Behind != nil {
+			continue // a camera behind the lab's recorder (nvr_lab_test.go checks those)
+		}
 		if !known[d.MAC] {
 			t.Errorf("survey lists %s (ip %q, evidence %v), which is not a lab device", d.MAC, d.IP, d.Evidence)
 		}

@@ -16,7 +16,7 @@ func TestDemoSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"hikvision", "hikvision-lts", "ezviz", "dahua", "lorex", "amcrest", "huawei", "axis", "hanwha",
-		"bosch", "pc", "printer", "hikvision-wifi", "axis-spoofed", "cpplus", "uniview", "xiongmai"}
+		"bosch", "pc", "printer", "hikvision-wifi", "axis-spoofed", "cpplus", "uniview", "xiongmai", "hikvision-nvr"}
 	devs := s.Plan()
 	if len(devs) != len(want) {
 		t.Fatalf("%d devices, want %d", len(devs), len(want))

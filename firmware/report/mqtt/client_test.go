@@ -87,3 +87,33 @@ func TestStatusDeviceEventForget(t *testing.T) {
 		t.Fatalf("offline status %s, online session %d", pretty(off), s.Session)
 	}
 }
+
+// A camera behind a recorder is published retained on
+// devices/{recorder mac}-ch{n} (one topic level, so devices/+ still
+// matches), carrying its identity and where it sits, and forgotten by its
+// identity.
+func TestChannelCameraTopic(t *testing.T) {
+	t.Parallel()
+	b := mosquittotest.Start(t, mosquittotest.Config{Users: map[string]string{"app1": "pw1"}})
+	col := newCollector(t, b, "camwarden/v1/app1/devices/+", "colch", true)
+	c := dial(t, applianceOpts(t, b, "app1", ""))
+	waitUp(t, c)
+	ctx := context.Background()
+	dev := report.Device{ID: "bc:ad:28:c4:00:01/ch3", Maker: "hikvision", Brand: "HiWatch", Flagged: true, Confidence: "strong",
+		Behind: &report.Behind{NVR: "bc:ad:28:c4:00:01", Channel: 3, IP: "192.168.254.4", Protocol: "HIKVISION"}}
+	if err := c.Device(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	ms := col.waitFor(5*time.Second, "channel device", func(ms []msg) bool { return len(ms) > 0 })
+	if ms[0].Topic != "camwarden/v1/app1/devices/bc:ad:28:c4:00:01-ch3" {
+		t.Fatalf("published %+v", ms[0])
+	}
+	dp, ok, err := DecodeDevice(ms[0].Payload)
+	if !ok || err != nil || dp.ID != dev.ID || dp.Behind == nil || dp.Behind.Channel != 3 || dp.MAC != "" {
+		t.Fatalf("payload %v: %s", err, ms[0].Payload)
+	}
+	if err := c.Forget(ctx, dev.ID); err != nil {
+		t.Fatal(err)
+	}
+	col.waitFor(5*time.Second, "cleared", func(ms []msg) bool { return len(ms) == 2 && len(ms[1].Payload) == 0 })
+}

@@ -110,7 +110,10 @@ func TestCollect(t *testing.T) {
 	}
 	start := time.Now()
 	<-done
-	if d := time.Since(start); d > 500*time.Millisecond {
+	// Collect must end with its context, not wait for more traffic; the
+	// bound is loose because a loaded 2-core CI machine can stall any
+	// goroutine for a second.
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Collect outlived its context: %v", d)
 	}
 	from := tx.LocalAddr().(*net.UDPAddr).AddrPort()

@@ -339,3 +339,44 @@ func mustInventory(t *testing.T) *inventory.Inventory {
 	}
 	return inv
 }
+
+// After a restart (a SIGKILL, a power cut) the devices the inventory kept
+// are reported again at once, so `camwarden status`, state.json and
+// explain count the same devices (status said 1,303 while state.json knew
+// 253 before).
+func TestRestartReportsPersistedDevices(t *testing.T) {
+	state := t.TempDir()
+	start := func() *daemon {
+		cfg := config.Default()
+		cfg.ApplianceID, cfg.StateDir = "app1", state
+		d, err := newDaemon(context.Background(), cfg, RunOptions{Board: boardtest.New(), Reporter: &reporttest.Recorder{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []func() error{d.startBoard, d.startReporting, d.startEnforcer, d.startInventory} {
+			if err := f(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	d := start()
+	for i := range 3 {
+		d.pipe.Sink(probes.Observation{MAC: net.HardwareAddr{0x02, 0, 0, 0, 0, byte(i + 1)},
+			IP: netip.AddrFrom4([4]byte{198, 18, 1, byte(10 + i)}), Probe: "arp", Facts: []probes.Fact{probes.F("arp.op", "reply")}})
+	}
+	waitUntil(t, "three devices", func() bool { return len(d.pipe.Views()) == 3 })
+	if err := d.inv.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d.stop()
+	d.g.Wait()
+	d.close()
+
+	d2 := start()
+	t.Cleanup(func() { d2.stop(); d2.g.Wait(); d2.close() })
+	waitUntil(t, "the persisted devices reported again", func() bool { return len(d2.pipe.Views()) == 3 })
+	if st := d2.status(); st.Devices != 3 || d2.inv.Len() != 3 {
+		t.Fatalf("status counts %d devices, inventory %d, views %d", st.Devices, d2.inv.Len(), len(d2.pipe.Views()))
+	}
+}

@@ -16,7 +16,8 @@ import (
 // waits one fsync per event and so cannot batch with itself; a caller that
 // enqueues a burst (500 devices after a PoE switch powers up) and waits once
 // shares one fsync across the burst, and what it has been told is durable
-// still is.
+// still is. A Pending belongs to one goroutine (Wait is not safe to call
+// from several at once).
 type Pending struct {
 	typ  string
 	seq  uint64

@@ -71,7 +71,7 @@ stage() {
   rm -f "$SHARE/done-$name" "$SHARE/stopped" "$SHARE/killme"
   vm_log "stage $name: booting"
   t0=$(date +%s.%N)
-  VM_APPEND="i6300esb.heartbeat=10" vm_boot "$RUN" "console-$name.log" &
+  VM_APPEND="i6300esb.heartbeat=${VM_WDT_HEARTBEAT:-30}" vm_boot "$RUN" "console-$name.log" &
   local bootpid=$! t_stop= waited=0
   sleep 1; QPID=$(cat "$RUN/qemu.pid" 2>/dev/null || true)
   while kill -0 "$bootpid" 2>/dev/null; do
@@ -94,7 +94,7 @@ stage() {
     if [ -n "$t_stop" ] && [ ! -e "$SHARE/done-$name" ]; then
       end=watchdog-reset
       printf '%s\t%s\t%s\t%s\t%s\n' "$name" "hardware watchdog resets a hung daemon" PASS "$(el "$t_stop")" \
-        "SIGSTOP → i6300esb reset (heartbeat 10 s)" >> "$SHARE/results/table.tsv"
+        "SIGSTOP → i6300esb reset (heartbeat ${VM_WDT_HEARTBEAT:-30} s)" >> "$SHARE/results/table.tsv"
     else
       printf '%s\t%s\t%s\t%s\t%s\n' "$name" "hardware watchdog resets a hung daemon" FAIL 0 "no reset ($end)" >> "$SHARE/results/table.tsv"
     fi

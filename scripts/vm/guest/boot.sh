@@ -5,6 +5,8 @@
 set -u
 . /mnt/cw/guest/lib.sh
 log "boot: kernel $(uname -r), stage $STAGE"
+# The whole journal of this boot, live on the host (what a stage that hangs was doing).
+systemd-run --unit cw-journal --quiet /bin/sh -c "exec journalctl -f -b 0 -o short-monotonic > $RES/$STAGE-journal.log 2>&1"
 # Pi OS convention: gpiochips belong to group gpio (postinst puts camwarden in it).
 getent group gpio >/dev/null || groupadd --system gpio
 cat > /etc/udev/rules.d/60-cw-gpio.rules <<'R'
@@ -52,7 +54,7 @@ done
 W
 chmod +x /run/cw-lines.sh
 : > /run/cw-lines.log
-systemd-run --unit cw-lines --quiet /run/cw-lines.sh
+systemd-run --unit cw-lines --quiet /bin/bash /run/cw-lines.sh  # /run is noexec
 
 # The namespace lab: a Hikvision and an Axis camera behind a switch namespace; the appliance's end
 # of the switch link is moved into the root namespace as eth0, the port the config names.

@@ -51,13 +51,17 @@ caps_ok() {
 }
 no_listener() {
   local p; p=$(svc_pid)
-  ss -H -lntuwp | tee -a "$RES/$STAGE.log" | grep -q "pid=$p," && return 1
+  ss -H -lntwp | tee -a "$RES/$STAGE.log" | grep -q "pid=$p," && return 1
+  # UDP sockets it has bound (ss -l lists every unconnected one) go into the detail column.
+  ss -H -lnup | grep "pid=$p," | awk '{print $5}' | paste -sd' ' > /run/cw-udp
   # ...while it does hold a packet socket: the capture is AF_PACKET under the unit's capabilities.
   ss -H -0 -p | tee -a "$RES/$STAGE.log" | grep -q "pid=$p,"
 }
+prop_moved() { [ "$(svc_prop "$1")" != "$2" ]; }
+line_is() { [ "$(line "$1")" = "$2" ]; }
 watchdog_pinged() { # the timestamp systemd keeps of the last WATCHDOG=1 moves
   local a b; a=$(svc_prop WatchdogTimestampMonotonic)
-  wait_for 40 test "$(svc_prop WatchdogTimestampMonotonic)" != "$a" || return 1
+  wait_for 40 prop_moved WatchdogTimestampMonotonic "$a" || return 1
   b=$(svc_prop WatchdogTimestampMonotonic); log "watchdog pings at $(usec_s "$a") and $(usec_s "$b") s"
   [ "$b" -gt 0 ]
 }
@@ -106,7 +110,7 @@ install)
   check "camera reaches core before" "lab uplink up" core_reachable
   # The hardware watchdog the way the README tells a user to give the daemon access to it.
   echo 'KERNEL=="watchdog*", GROUP="camwarden", MODE="0660"' > /etc/udev/rules.d/60-camwarden-watchdog.rules
-  udevadm control --reload; udevadm trigger --subsystem-match=watchdog --action=add; udevadm settle -t 10
+  udevadm control --reload; udevadm trigger --sysname-match="watchdog*" --action=add; udevadm settle -t 10
   log "watchdog devices: $(ls -l /dev/watchdog* | tr '\n' ' ')"
   write_config eth0
   check "config check" "camwarden config check" camwarden config check --config $CONF
@@ -125,7 +129,8 @@ install)
   check "LEDs: uplink on, alert blinking" "GPIO$LED_UPLINK=1, GPIO$LED_ALERT toggles" bash -c "[ \$(cat $(simdev)/sim_gpio$LED_UPLINK/value) = 1 ]" 
   check "alert LED blinks (cut unacknowledged)" "GPIO$LED_ALERT" blinking $LED_ALERT
   check "capabilities" "CapEff=CapPrm=CapBnd=NET_RAW+NET_ADMIN, uid camwarden" caps_ok
-  check "no listening socket, AF_PACKET held" "ss -lntuw empty for the pid; ss -0 shows it" no_listener
+  no_listener >/dev/null 2>&1 || true
+  check "no listening socket, AF_PACKET held" "no TCP listener; ss -0 shows its packet socket; UDP bound: $(cat /run/cw-udp 2>/dev/null)" no_listener
   check "watchdog pings seen by systemd" "WatchdogTimestamp advances" watchdog_pinged
   check "hardware watchdog opened" "/dev/watchdog in /proc/PID/fd" hw_watchdog_open
   t=$(up); button pull-down; sleep 0.4; button pull-up
@@ -137,7 +142,7 @@ install)
   check "restart on failure" "SIGKILL → new pid, NRestarts+1" wait_for 60 bash -c "[ \"\$(systemctl show -p NRestarts --value camwarden)\" -gt $n0 ] && [ \"\$(systemctl is-active camwarden)\" = active ]"
   # NC contacts are fail_open: while no process holds the line it falls back to its pull-down and the
   # uplink reconnects. What must hold is the latch: the new process re-asserts the line by itself.
-  wait_for 30 test "$(line $RELAY)" = 1
+  wait_for 30 line_is $RELAY 1
   gap=$(awk -v t="$t" -v l=$RELAY '$2==l && $1>t { if ($3==0 && !lo) lo=$1; if ($3==1 && lo) { printf "%.2f", $1-lo; exit } }' /run/cw-lines.log)
   result "cut re-applied after the crash" "$([ "$(line $RELAY)" = 1 ] && echo PASS || echo FAIL)" "${gap:-0}" \
     "relay line re-asserted by the restarted daemon; released for ${gap:-0} s while dead (NC = fail_open)"

@@ -41,4 +41,8 @@ usec_s() { awk -v u="$1" 'BEGIN{printf "%.2f", u/1e6}'; }
 jmono() { journalctl -b "${2:-0}" -u camwarden -o short-monotonic --no-pager 2>/dev/null | grep -m1 -- "$1" | sed 's/^\[ *\([0-9.]*\)\].*/\1/'; }
 # first_high LINE: uptime at which the line watcher first saw the line high this boot.
 first_high() { awk -v l="$1" '$2==l && $3==1 {print $1; exit}' /run/cw-lines.log; }
-done_stage() { log "stage done"; sync; touch "$CW/done-$STAGE"; }
+done_stage() {
+  journalctl -b 0 -u camwarden -o short-monotonic --no-pager > "$RES/$STAGE-camwarden.journal" 2>&1
+  cp /run/cw-lines.log "$RES/$STAGE-lines.log" 2>/dev/null
+  log "stage done"; sync; touch "$CW/done-$STAGE"
+}

@@ -51,14 +51,9 @@ const (
 // Device is one device as published (the public survey shape).
 type Device = report.Device
 
-// DeviceRecord is a stored device payload read back: the published device
-// plus fields this package shows when an appliance sends them but the
-// shared type does not (yet) name.
+// DeviceRecord is a stored device payload read back.
 type DeviceRecord struct {
 	report.Device
-	// Behind lists what an NVR reports behind it (cameras on its own
-	// ports), in whatever shape the appliance sends.
-	Behind any `json:"behind,omitempty"`
 }
 
 // PolicyReport mirrors the appliance's policy/reported payload.
@@ -272,7 +267,7 @@ func InfoPub(app string, seq, session uint64, ts time.Time, firmware string, pol
 // DevicePub is one device's retained state.
 func DevicePub(app string, seq uint64, ts time.Time, d Device) Publication {
 	p := wire.DevicePayload{Header: header(wire.SchemaDevice, app, seq, ts), Device: d}
-	return Publication{wire.TopicRoot + app + "/devices/" + d.MAC, true, mustJSON(p)}
+	return Publication{wire.TopicRoot + app + "/devices/" + wire.DeviceTopicLevel(d.Key()), true, mustJSON(p)}
 }
 
 // ForgetPub clears a device's retained state.

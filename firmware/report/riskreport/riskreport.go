@@ -55,9 +55,6 @@ type Device struct {
 	Appliance string `json:"appliance"`
 	Site      string `json:"site,omitempty"`
 	report.Device
-	// Behind is what an NVR reports behind it (cameras on its own ports),
-	// in the shape the appliance sent.
-	Behind any `json:"behind,omitempty"`
 }
 
 // Action is something done on the fleet: an uplink cut or restore, an
@@ -131,7 +128,7 @@ type deviceView struct {
 	Relabel              bool
 	ActionWords          string
 	Explain              []string
-	Behind               []string
+	Behind               string // where a camera behind a recorder sits
 }
 
 type ruleView struct {
@@ -232,7 +229,7 @@ func build(d Data) view {
 	v.Bars, v.ChartHeight = bars, 16+len(bars)*30
 	sortDevices := func(ds []deviceView) {
 		slices.SortFunc(ds, func(a, b deviceView) int {
-			return cmp.Or(strings.Compare(a.Site, b.Site), strings.Compare(a.Appliance, b.Appliance), strings.Compare(a.IP, b.IP), strings.Compare(a.MAC, b.MAC))
+			return cmp.Or(strings.Compare(a.Site, b.Site), strings.Compare(a.Appliance, b.Appliance), strings.Compare(a.IP, b.IP), strings.Compare(a.Key(), b.Key()))
 		})
 	}
 	sortDevices(v.Restricted)
@@ -282,7 +279,7 @@ func viewOf(d Device) deviceView {
 			v.Explain = append(v.Explain, line)
 		}
 	}
-	v.Behind = behind(d.Behind)
+	v.Behind = behind(d.Device.Behind)
 	return v
 }
 
@@ -301,36 +298,26 @@ func verdictOf(d report.Device) classify.Verdict {
 	return v
 }
 
-// behind turns what an NVR reports behind it into one line per camera,
-// whatever shape it came in (a list of objects or of strings).
-func behind(b any) []string {
-	list, ok := b.([]any)
-	if !ok {
-		if b == nil {
-			return nil
-		}
-		return []string{fmt.Sprint(b)}
+// behind says in words where a camera behind a recorder sits.
+func behind(b *report.Behind) string {
+	if b == nil {
+		return ""
 	}
-	var out []string
-	for _, x := range list {
-		switch x := x.(type) {
-		case map[string]any:
-			var parts []string
-			for _, k := range []string{"channel", "maker", "brand", "model", "ip", "mac", "serial", "firmware"} {
-				if v, ok := x[k]; ok && fmt.Sprint(v) != "" {
-					val := fmt.Sprint(v)
-					if k == "maker" {
-						val = maker(val)
-					}
-					parts = append(parts, k+" "+val)
-				}
-			}
-			out = append(out, strings.Join(parts, ", "))
-		default:
-			out = append(out, fmt.Sprint(x))
-		}
+	parts := []string{"recorder " + b.NVR}
+	if b.NVRIP != "" {
+		parts[0] += " (" + b.NVRIP + ")"
 	}
-	return out
+	parts = append(parts, fmt.Sprintf("channel %d", b.Channel))
+	if b.Name != "" {
+		parts = append(parts, "named \""+b.Name+"\"")
+	}
+	if b.IP != "" {
+		parts = append(parts, "address "+b.IP+" on the recorder's camera network")
+	}
+	if b.Protocol != "" {
+		parts = append(parts, "reached over "+b.Protocol)
+	}
+	return strings.Join(parts, ", ")
 }
 
 var makerNames = map[string]string{

@@ -35,8 +35,12 @@ func sample() riskreport.Data {
 				{Probe: "oui", Detail: "MAC prefix registered to Hangzhou Hikvision Digital Technology", Maker: "hikvision", Strength: "strong"}}}},
 		riskreport.Device{Appliance: "site12-cam-a", Site: "site12", Device: report.Device{MAC: "02:11:22:33:44:55", IP: "198.18.1.30",
 			Maker: "dahua", Model: "NVR4108HS-8P-4KS2", Flagged: true, Confidence: "strong", Action: "alert", Status: report.StatusFlagged,
-			Evidence: []report.EvidenceItem{{Probe: "dhip", Detail: "DHIP reply names device class NVR", Maker: "dahua", Strength: "strong"}}},
-			Behind: []any{map[string]any{"channel": 1, "maker": "dahua", "model": "IPC-HDW2431T", "ip": "10.1.1.64"}, map[string]any{"channel": 2, "model": "unknown camera"}}},
+			CamerasBehind: 2,
+			Evidence:      []report.EvidenceItem{{Probe: "dhip", Detail: "DHIP reply names device class NVR", Maker: "dahua", Strength: "strong"}}}},
+		riskreport.Device{Appliance: "site12-cam-a", Site: "site12", Device: report.Device{ID: "02:11:22:33:44:55/ch1", IP: "198.18.1.30",
+			Maker: "dahua", Model: "IPC-HDW2431T", Flagged: true, Confidence: "strong", Action: "alert", Status: report.StatusFlagged,
+			Behind:   &report.Behind{NVR: "02:11:22:33:44:55", NVRIP: "198.18.1.30", Channel: 1, IP: "10.1.1.64", Protocol: "dahua private"},
+			Evidence: []report.EvidenceItem{{Probe: "nvr", Detail: "the recorder lists channel 1 as IPC-HDW2431T", Maker: "dahua", Strength: "strong"}}}},
 		riskreport.Device{Appliance: "site12-cam-b", Site: "site12", Device: report.Device{MAC: "02:aa:bb:cc:dd:01", IP: "198.18.1.40",
 			Maker: "xiongmai", Flagged: true, Confidence: "strong", Action: "isolate", Status: report.StatusFlagged, Components: []string{"hisilicon"},
 			Evidence: []report.EvidenceItem{{Probe: "xm", Detail: "NetSurveillance service reports a HiSilicon Hi3516 board", Maker: "xiongmai", Strength: "strong"}}}},
@@ -72,7 +76,7 @@ func TestRenderHTML(t *testing.T) {
 		t.Errorf("report fetches something: %q", m)
 	}
 	for _, want := range []string{"LTS → Hikvision", "section 889", "National Intelligence Law", "HiSilicon", "cmd:alice",
-		"PO 4471", "channel 1, maker Dahua, model IPC-HDW2431T", "Dahua or Uniview", "1.2.3", "<svg"} {
+		"PO 4471", "recorder 02:11:22:33:44:55 (198.18.1.30), channel 1, address 10.1.1.64", "Dahua or Uniview", "1.2.3", "<svg"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -116,7 +116,7 @@ func reportData(ctx context.Context, db *dbFlags, site, app string, since time.T
 	}
 	d.Firmware, d.PolicyVersions = keys(fw), keys(pv)
 	err = st.Devices(ctx, f, func(r fstore.DeviceRow) error {
-		d.Devices = append(d.Devices, riskreport.Device{Appliance: r.Appliance, Site: r.Site, Device: r.Record.Device, Behind: r.Record.Behind})
+		d.Devices = append(d.Devices, riskreport.Device{Appliance: r.Appliance, Site: r.Site, Device: r.Record.Device})
 		return nil
 	})
 	if err != nil {

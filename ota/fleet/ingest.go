@@ -31,6 +31,12 @@ type IngestOptions struct {
 	Committed func([]Message)
 }
 
+type refusedError struct{ filter string }
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("subscription %s refused by the broker (ACL?)", e.filter)
+}
+
 // IngestStats count what an ingest process did.
 type IngestStats struct {
 	Received, Stored, Rejected, Skipped, Retries atomic.Uint64
@@ -47,7 +53,7 @@ type inItem struct {
 // the process loses nothing: what was not acknowledged is delivered again,
 // and what is delivered twice lands on its existing key. It returns when
 // ctx ends, after committing and acknowledging the batch in hand.
-func Ingest(ctx context.Context, store *Store, o IngestOptions, stats *IngestStats) error {
+func Ingest(ctx context.Context, store *Store, o IngestOptions, stats *IngestStats) (result error) {
 	if o.Client == nil {
 		return errors.New("ingest: no client options")
 	}
@@ -94,7 +100,7 @@ func Ingest(ctx context.Context, store *Store, o IngestOptions, stats *IngestSta
 				if st, ok := tok.(*paho.SubscribeToken); ok && err == nil {
 					for t, q := range st.Result() {
 						if q == 0x80 {
-							err = fmt.Errorf("subscription %s refused by the broker (ACL?)", t)
+							err = &refusedError{t}
 						}
 					}
 				}
@@ -112,15 +118,28 @@ func Ingest(ctx context.Context, store *Store, o IngestOptions, stats *IngestSta
 	client := paho.NewClient(&co)
 	client.Connect() // retries in the background until ctx ends
 	defer client.Disconnect(250)
-	select {
-	case err := <-first:
-		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
+	// The writer runs from the start: a persistent session's queued
+	// messages arrive before the SUBACK, and the SUBACK waits behind them.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	go func() {
+		select {
+		case err := <-first:
+			var refused *refusedError
+			if errors.As(err, &refused) {
+				fail(fmt.Errorf("ingest: %w", err))
+				return
+			}
+			o.Logger.Info("ingest: subscribed", "group", o.Group)
+		case <-ctx.Done():
 		}
-	case <-ctx.Done():
-		return nil
-	}
-	o.Logger.Info("ingest: subscribed", "group", o.Group)
+	}()
+	defer func() {
+		var refused *refusedError
+		if err := context.Cause(ctx); errors.As(err, &refused) && result == nil {
+			result = err
+		}
+	}()
 
 	w := writer{store: store, o: o, stats: stats}
 	var batch []inItem

@@ -27,6 +27,7 @@ type Classifier func(mac net.HardwareAddr, facts []probes.Fact) classify.Verdict
 type Enforcer interface {
 	Update(d enforce.Device, present bool) enforce.Decision
 	Gone(mac string)
+	Forget(mac string)
 	Policy() enforce.Policy
 }
 
@@ -167,6 +168,39 @@ func (p *Pipeline) view(d inventory.Device, v classify.Verdict) report.Device {
 	}
 	behindView(&out, d, dec)
 	return out
+}
+
+// keepOf is how hard the inventory should hold on to a device.
+func keepOf(v report.Device) inventory.Keep {
+	switch {
+	case v.Action == string(enforce.ActionIsolate):
+		return inventory.KeepFlagged
+	case v.Flagged:
+		return inventory.KeepLatched
+	case v.Status == report.StatusClean || v.Status == report.StatusReview:
+		return inventory.KeepIdentified
+	}
+	return inventory.KeepNone
+}
+
+// Evicted makes every per-device structure follow an inventory eviction
+// (the inventory's OnEvict): the last reported view and presence, the
+// enforcer's tracking, and the retained MQTT state of a device that was
+// reported. Called on the pipeline's goroutine, from Merge.
+func (p *Pipeline) Evicted(ctx context.Context, mac string) {
+	p.mu.Lock()
+	_, had := p.last[mac]
+	delete(p.last, mac)
+	delete(p.seen, mac)
+	p.mu.Unlock()
+	if p.Enforcer != nil {
+		p.Enforcer.Forget(mac)
+	}
+	if had && p.Reporter != nil {
+		if err := p.Reporter.Forget(ctx, mac); err != nil {
+			p.Log.Debug("report forget of an evicted device", "mac", mac, "err", err)
+		}
+	}
 }
 
 // present says whether d counts as on the network at now: seen within
@@ -314,6 +348,12 @@ func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, prese
 	p.last[d.MAC] = view
 	p.seen[d.MAC] = present
 	p.mu.Unlock()
+	if !had || prev.Status != view.Status || prev.Action != view.Action {
+		// When full, the inventory lets unidentified one-frame MACs go
+		// first and flagged or isolating devices last (a MAC flood must not
+		// push out what the appliance exists to watch).
+		p.Inv.SetKeep(d.MAC, keepOf(view))
+	}
 
 	// device_new goes out before anything the enforcer says about the
 	// device, so consumers meet a device before its flag.

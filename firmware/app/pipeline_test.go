@@ -47,6 +47,12 @@ func (r *recEnforcer) Update(d enforce.Device, present bool) enforce.Decision {
 	r.updates = append(r.updates, s)
 	return enforce.Decide(r.policy, d, time.Now())
 }
+func (r *recEnforcer) Forget(mac string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.updates = append(r.updates, mac+" forgotten")
+}
+
 func (r *recEnforcer) Gone(mac string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -285,5 +291,47 @@ func TestClaimOfAnotherDeviceMarksTheSender(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// When the inventory evicts a device for room, the pipeline's views and
+// presence, the enforcer and the retained report follow; a flood of
+// one-frame MACs evicts them before an identified, flagged device.
+func TestEvictionIsFollowedAndKeepsFlagged(t *testing.T) {
+	c := &clock{time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	var p *Pipeline
+	inv, err := inventory.Open(inventory.Options{MaxDevices: 4, Now: c.now,
+		OnEvict: func(mac string) { p.Evicted(context.Background(), mac) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, enf := &reporttest.Recorder{}, &recEnforcer{policy: enforce.DefaultPolicy()}
+	p = NewPipeline(&Pipeline{Inv: inv, Classify: factClassifier, Enforcer: enf, Reporter: rec, GoneAfter: time.Minute, Now: c.now})
+	ctx := context.Background()
+	p.Sink(camObs(c, "sadp", "sadp.model", "DS-2CD2385G1-I")) // flagged (alert)
+	p.Drain(ctx)
+	for i := range 50 {
+		c.t = c.t.Add(time.Second)
+		p.Sink(probes.Observation{Time: c.t, MAC: net.HardwareAddr{0x02, 0, 0, 0, 1, byte(i)}, Probe: "arp",
+			Facts: []probes.Fact{probes.F("arp.op", "request")}})
+		p.Drain(ctx)
+	}
+	if _, ok := inv.Get(cam.String()); !ok {
+		t.Fatal("the flagged camera was evicted by a flood of one-frame MACs")
+	}
+	if inv.Len() != 4 || len(p.Views()) != 4 {
+		t.Fatalf("inventory %d, views %d: per-device state does not follow evictions", inv.Len(), len(p.Views()))
+	}
+	if len(rec.Forgot) != 47 {
+		t.Fatalf("%d retained device states cleared, want the 47 evicted (51 devices, room for 4)", len(rec.Forgot))
+	}
+	forgotten := 0
+	for _, u := range enf.updates {
+		if strings.HasSuffix(u, " forgotten") {
+			forgotten++
+		}
+	}
+	if forgotten != 47 {
+		t.Fatalf("enforcer forgot %d devices, want 47", forgotten)
 	}
 }

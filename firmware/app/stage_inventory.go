@@ -17,8 +17,12 @@ import (
 // change. The classifier reads the signatures of the policy snapshot in
 // force at each call.
 func (d *daemon) startInventory() error {
+	evctx := context.WithoutCancel(d.ctx)
 	inv, err := inventory.Open(inventory.Options{Path: filepath.Join(d.cfg.StateDir, "inventory.db"),
-		MaxDevices: d.cfg.Inventory.MaxDevices, Now: d.now, Log: d.log})
+		MaxDevices: d.cfg.Inventory.MaxDevices, Now: d.now, Log: d.log,
+		// Evictions happen inside Merge, on the pipeline's goroutine, once
+		// the pipeline exists.
+		OnEvict: func(mac string) { d.pipe.Evicted(evctx, mac) }})
 	if err != nil {
 		return err
 	}

@@ -72,9 +72,9 @@ func Ingest(ctx context.Context, store *Store, o IngestOptions, stats *IngestSta
 	if stats == nil {
 		stats = &IngestStats{}
 	}
-	// The broker holds at most its max_inflight_messages unacknowledged
-	// messages for us, so the inbox never needs to be larger than that;
-	// when it is full the handler blocks, which is back-pressure.
+	// Nothing is acknowledged before it is stored, so the inbox only
+	// smooths batching; when it is full the handler blocks, which stops
+	// paho reading from the broker (back-pressure, not loss).
 	inbox := make(chan inItem, 4096)
 	first := make(chan error, 1)
 	subscribed := atomic.Bool{}

@@ -149,6 +149,7 @@ func (s *Store) Apply(ctx context.Context, msgs []Message) error {
 	s.mu.Lock()
 	newSeen := map[string]time.Time{}
 	b := &pgx.Batch{}
+	var ev eventRows
 	for i, idx := range order {
 		m := &msgs[idx]
 		if i == 0 || msgs[order[i-1]].Appliance != m.Appliance {
@@ -173,12 +174,20 @@ func (s *Store) Apply(ctx context.Context, msgs []Message) error {
 				newSeen[m.Appliance] = time.Time{}
 			}
 		}
-		if err := queue(b, m); err != nil {
+		if err := queue(b, m, &ev); err != nil {
 			s.mu.Unlock()
 			return err
 		}
 	}
 	s.mu.Unlock()
+	if len(ev.app) > 0 {
+		// One statement for the batch's events: the stream is mostly
+		// events, and a statement per row costs more than the row.
+		b.Queue(`INSERT INTO events (appliance, seq, msg_id, type, ts, mac, historical, data)
+			SELECT a, s, i, t, ts, m, h, d::jsonb FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
+				$5::timestamptz[], $6::text[], $7::bool[], $8::text[]) AS u(a, s, i, t, ts, m, h, d)
+			ON CONFLICT DO NOTHING`, ev.app, ev.seq, ev.id, ev.typ, ev.ts, ev.mac, ev.hist, ev.data)
+	}
 
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -201,7 +210,16 @@ func (s *Store) Apply(ctx context.Context, msgs []Message) error {
 	return nil
 }
 
-func queue(b *pgx.Batch, m *Message) error {
+// eventRows are a batch's events as columns, for one INSERT ... unnest.
+type eventRows struct {
+	app, id, typ, mac []string
+	seq               []int64
+	ts                []time.Time
+	hist              []bool
+	data              []*string
+}
+
+func queue(b *pgx.Batch, m *Message, ev *eventRows) error {
 	seq := int64(m.Seq) // Decode keeps seq below 2^62
 	switch m.Kind {
 	case KindStatus:
@@ -227,16 +245,17 @@ func queue(b *pgx.Batch, m *Message) error {
 		b.Queue(`UPDATE devices SET forgotten_at = now() WHERE appliance = $1 AND mac = $2 AND forgotten_at IS NULL`, m.Appliance, m.MAC)
 	case KindEvent:
 		e := m.Event
-		var data any
+		var data *string
 		if e.Data != nil {
 			raw, err := json.Marshal(e.Data)
 			if err != nil {
 				return err
 			}
-			data = string(raw)
+			d := string(raw)
+			data = &d
 		}
-		b.Queue(`INSERT INTO events (appliance, seq, msg_id, type, ts, mac, historical, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT DO NOTHING`, m.Appliance, seq, m.MsgID, e.Type, m.TS, e.MAC, e.Historical, data)
+		ev.app, ev.seq, ev.id, ev.typ = append(ev.app, m.Appliance), append(ev.seq, seq), append(ev.id, m.MsgID), append(ev.typ, e.Type)
+		ev.ts, ev.mac, ev.hist, ev.data = append(ev.ts, m.TS), append(ev.mac, e.MAC), append(ev.hist, e.Historical), append(ev.data, data)
 		if e.Type == EvtAcknowledged {
 			source, _ := e.Data["source"].(string)
 			var since *time.Time

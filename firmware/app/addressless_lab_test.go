@@ -51,17 +51,7 @@ devices:
 	for round := 1; round <= 3; round++ {
 		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
 			// No emulators at lab-up: each device boots after the daemon.
-			opts := lab.Options{Prefix: fmt.Sprintf("cwa%d", round), StateDir: filepath.Join(t.TempDir(), "lab")}
-			lab.Down(context.Background(), opts)
-			l, err := lab.Up(context.Background(), spec, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := l.Down(context.Background()); err != nil {
-					t.Errorf("lab down: %v", err)
-				}
-			})
+			l := upSpec(t, fmt.Sprintf("cwa%d", round), spec, false)
 			// The lab gave every device its IPv4 address; take it away until
 			// the device boots, so no start-up ARP sweep finds it early.
 			for _, dev := range l.Devices() {

@@ -51,13 +51,23 @@ func binaries(t *testing.T) string {
 
 func upLab(t *testing.T, prefix string) *lab.Lab {
 	t.Helper()
-	labtest.RequireRoot(t)
-	bin := binaries(t)
 	spec, err := lab.LoadSpec("lab")
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := lab.Options{Prefix: prefix, Camsim: filepath.Join(bin, "camsim"), StateDir: filepath.Join(t.TempDir(), "lab")}
+	return upSpec(t, prefix, spec, true)
+}
+
+// upSpec brings up spec under prefix (with the emulators running when
+// emulate, else bare hosts that tests boot themselves) and tears it down
+// when the test ends.
+func upSpec(t *testing.T, prefix string, spec *lab.Spec, emulate bool) *lab.Lab {
+	t.Helper()
+	labtest.RequireRoot(t)
+	opts := lab.Options{Prefix: prefix, StateDir: filepath.Join(t.TempDir(), "lab")}
+	if emulate {
+		opts.Camsim = filepath.Join(binaries(t), "camsim")
+	}
 	lab.Down(context.Background(), opts) // leftovers of a killed run
 	l, err := lab.Up(context.Background(), spec, opts)
 	if err != nil {

@@ -34,18 +34,7 @@ func upNVRLab(t *testing.T, prefix string) *lab.Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := lab.Options{Prefix: prefix, Camsim: filepath.Join(binaries(t), "camsim"), StateDir: filepath.Join(t.TempDir(), "lab")}
-	lab.Down(context.Background(), opts)
-	l, err := lab.Up(context.Background(), spec, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Down(context.Background()); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
-	return l
+	return upSpec(t, prefix, spec, true)
 }
 
 // nvrCredentials are the installer's recorder credentials: one per

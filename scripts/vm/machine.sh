@@ -88,7 +88,7 @@ vm_boot() {
     -pidfile "$run/qemu.pid" "$@" </dev/null &
   local pid=$!
   echo "$pid" > "$run/qemu.pid"
-  wait "$pid" || true
+  wait "$pid" 2>/dev/null || true
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

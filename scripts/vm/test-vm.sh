@@ -39,7 +39,7 @@ deb=${VM_DEB:-$(ls -t "$ROOT"/dist/camwarden_*_arm64.deb 2>/dev/null | head -1 |
 cp "$deb" "$SHARE/debs/"
 t=$(date +%s.%N)
 ( cd "$ROOT"
-  for c in cwlab=./scripts/lab/cmd/cwlab camsim=./probes/camsim/cmd/camsim; do
+  for c in cwlab=./scripts/lab/cmd/cwlab camsim=./probes/camsim/cmd/camsim wardenctl=./ota/cmd/wardenctl; do
     CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -ldflags '-s -w' -o "$SHARE/bin/${c%%=*}" "${c#*=}"
   done
   # The upgrade: the same tree packaged under a version that sorts above any real one.

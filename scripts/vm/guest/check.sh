@@ -53,7 +53,7 @@ no_listener() {
   local p; p=$(svc_pid)
   ss -H -lntwp | tee -a "$RES/$STAGE.log" | grep -q "pid=$p," && return 1
   # UDP sockets it has bound (ss -l lists every unconnected one) go into the detail column.
-  ss -H -lnup | grep "pid=$p," | awk '{print $5}' | paste -sd' ' > /run/cw-udp
+  ss -H -lnup | grep "pid=$p," | awk '{print $(NF-2)}' | paste -sd' ' > /run/cw-udp
   # ...while it does hold a packet socket: the capture is AF_PACKET under the unit's capabilities.
   ss -H -0 -p | tee -a "$RES/$STAGE.log" | grep -q "pid=$p,"
 }

@@ -38,7 +38,7 @@ svc_pid() { systemctl show -p MainPID --value camwarden; }
 svc_prop() { systemctl show -p "$1" --value camwarden; }
 usec_s() { awk -v u="$1" 'BEGIN{printf "%.2f", u/1e6}'; }
 # jmono PATTERN [BOOT]: monotonic seconds of the first camwarden journal line matching PATTERN.
-jmono() { journalctl -b "${2:-0}" -u camwarden -o short-monotonic --no-pager 2>/dev/null | grep -m1 -- "$1" | sed 's/^\[ *\([0-9.]*\)\].*/\1/'; }
+jmono() { journalctl -b "${2:-0}" -u camwarden -o short-monotonic --no-pager 2>/dev/null | grep -m1 -- "$1" | sed 's/^\[ *\([0-9.]*\)\].*/\1/' | awk '{printf "%.2f", $1}'; }
 # first_high LINE: uptime at which the line watcher first saw the line high this boot.
 first_high() { awk -v l="$1" '$2==l && $3==1 {print $1; exit}' /run/cw-lines.log; }
 done_stage() {

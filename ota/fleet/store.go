@@ -150,6 +150,8 @@ func (s *Store) Apply(ctx context.Context, msgs []Message) error {
 	newSeen := map[string]time.Time{}
 	b := &pgx.Batch{}
 	var ev eventRows
+	var seenIDs []string
+	var seenTS []time.Time
 	for i, idx := range order {
 		m := &msgs[idx]
 		if i == 0 || msgs[order[i-1]].Appliance != m.Appliance {
@@ -168,7 +170,7 @@ func (s *Store) Apply(ctx context.Context, msgs []Message) error {
 				}
 			}
 			if !newest.IsZero() && (!known || newest.Sub(last) >= lastSeenEvery) {
-				b.Queue(`UPDATE appliances SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $2)`, m.Appliance, newest)
+				seenIDs, seenTS = append(seenIDs, m.Appliance), append(seenTS, newest)
 				newSeen[m.Appliance] = newest
 			} else if !known {
 				newSeen[m.Appliance] = time.Time{}
@@ -199,6 +201,20 @@ func (s *Store) Apply(ctx context.Context, msgs []Message) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return err
+	}
+	if len(seenIDs) > 0 {
+		// last_seen moves after the commit, in a statement of its own:
+		// inside the batch's transaction it would hold the appliance rows
+		// that every process's batches touch, serialising them. It only
+		// ever moves forward, and a failure here loses nothing the next
+		// message will not set again.
+		if _, err := s.pool.Exec(ctx, `UPDATE appliances a SET last_seen = v.ts
+			FROM unnest($1::text[], $2::timestamptz[]) AS v(id, ts)
+			WHERE a.id = v.id AND (a.last_seen IS NULL OR a.last_seen < v.ts)`, seenIDs, seenTS); err != nil {
+			for _, id := range seenIDs {
+				newSeen[id] = time.Time{} // known to exist, last_seen still to write
+			}
+		}
 	}
 	s.mu.Lock()
 	for app, t := range newSeen {

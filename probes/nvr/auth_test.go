@@ -2,8 +2,6 @@ package nvr
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/sha256"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -12,29 +10,16 @@ import (
 	"time"
 )
 
-// RFC 2617 section 3.5 and RFC 7616 section 3.9.1 give worked examples.
-func TestDigestVectors(t *testing.T) {
-	if got := digestResponse(md5.New, "Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html",
-		"dcd98b7102dd2f0e8b11d0f600bfb0c093", "00000001", "0a4f113b", true); got != "6629fae49393a05397450978507c4ef1" {
-		t.Errorf("RFC 2617 MD5 = %s", got)
-	}
-	nonce, cnonce := "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
-	if got := digestResponse(md5.New, "Mufasa", "http-auth@example.org", "Circle of Life", "GET", "/dir/index.html", nonce, "00000001", cnonce, true); got != "8ca523f5e9506fed4657c9700eebdbec" {
-		t.Errorf("RFC 7616 MD5 = %s", got)
-	}
-	if got := digestResponse(sha256.New, "Mufasa", "http-auth@example.org", "Circle of Life", "GET", "/dir/index.html", nonce, "00000001", cnonce, true); got != "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1" {
-		t.Errorf("RFC 7616 SHA-256 = %s", got)
-	}
-}
-
+// The digest arithmetic and its RFC vectors are tested in
+// probes/internal/digest; here, how a recorder's 401 is read.
 func TestParseChallenges(t *testing.T) {
 	ch, ok := parseChallenges([]string{`Basic realm="x"`, `Digest realm="DS-NVR", qop="auth,auth-int", nonce="abc", opaque="o", algorithm=SHA-256, stale=TRUE`})
-	if !ok || !ch.digest || !ch.basic || ch.realm != "DS-NVR" || ch.nonce != "abc" || !ch.qopAuth || !ch.stale || ch.algorithm != "SHA-256" || ch.scheme() != AuthDigest {
+	if !ok || !ch.digest || !ch.basic || ch.Realm != "DS-NVR" || ch.Nonce != "abc" || !ch.QopAuth || !ch.Stale || ch.Algorithm != "SHA-256" || ch.scheme() != AuthDigest {
 		t.Errorf("%+v", ch)
 	}
 	// An algorithm we cannot compute is passed over for the next one.
 	ch, ok = parseChallenges([]string{`Digest realm="r", nonce="n1", algorithm=SHA-512-256`, `Digest realm="r", nonce="n2"`})
-	if !ok || ch.nonce != "n2" {
+	if !ok || ch.Nonce != "n2" {
 		t.Errorf("%+v", ch)
 	}
 	if _, ok := parseChallenges([]string{`Negotiate`, `Digest realm="r"`}); ok {

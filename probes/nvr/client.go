@@ -3,15 +3,15 @@ package nvr
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/devhttp"
 )
 
 // Errors a caller can test with errors.Is. None of them, nor anything
@@ -33,23 +33,12 @@ type HTTPError struct{ Status int }
 
 func (e *HTTPError) Error() string { return fmt.Sprintf("HTTP %d", e.Status) }
 
-// NewHTTPClient is the client a Prober uses by default: no proxy, no
-// redirects (a device must not send us elsewhere), capped headers, no
-// certificate checks (recorders use self-signed ones and we only read).
+// NewHTTPClient is the client a Prober uses by default: devhttp's (no
+// proxy, no redirects, capped headers, no certificate checks), keeping two
+// idle connections per recorder because the web API and the ONVIF client
+// of one probe share it.
 func NewHTTPClient() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                  nil,
-			DialContext:            (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
-			TLSHandshakeTimeout:    3 * time.Second,
-			ResponseHeaderTimeout:  DefaultTimeout,
-			MaxResponseHeaderBytes: 16 << 10,
-			MaxIdleConnsPerHost:    2,
-			IdleConnTimeout:        10 * time.Second,
-			TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // identification only
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return devhttp.NewClient(DefaultTimeout, 2)
 }
 
 // session is one probe's conversation with one device: it remembers the
@@ -134,7 +123,7 @@ func (s *session) get(ctx context.Context, path string) ([]byte, error) {
 			return nil, err
 		}
 		if x.status == http.StatusUnauthorized {
-			if ch, ok := parseChallenges(x.header.Values("WWW-Authenticate")); ok && ch.stale {
+			if ch, ok := parseChallenges(x.header.Values("WWW-Authenticate")); ok && ch.Stale {
 				s.chal = ch // a new nonce, same password: not a failed login
 				if x, err = s.withAuth(ctx, path, *s.cred, s.chal); err != nil {
 					return nil, err
@@ -204,7 +193,7 @@ func (s *session) login(ctx context.Context, path string, first *exchange) ([]by
 		}
 		if x.status == http.StatusUnauthorized {
 			if ch2, ok := parseChallenges(x.header.Values("WWW-Authenticate")); ok {
-				if ch2.stale {
+				if ch2.Stale {
 					if x, err = s.withAuth(ctx, path, c, ch2); err != nil {
 						return nil, err
 					}

@@ -61,9 +61,8 @@
 // client may answer one device with HTTP Digest and then WS-UsernameToken,
 // two logins for one credential. Basic credentials are sent
 // only to a device that asked for Basic; Digest (MD5 or SHA-256, RFC 7616)
-// is computed here, in a few bounded functions, because the module proxy's
-// digest clients would be a new module for two hash calls and onvif keeps
-// its own unexported copy for SOAP.
+// is computed by probes/internal/digest, which onvif shares, because the
+// module proxy's digest clients would be a new module for two hash calls.
 //
 // What it must not do: put a password in a log line, an error, a fact or a
 // Result (Credential hides it from fmt, slog and encoders); follow a

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/camwarden/camwarden/probes/internal/digest"
 )
 
 // Emulator is an emulated recorder's management API, the responder half of
@@ -170,9 +172,9 @@ func (e *Emulator) authorized(w http.ResponseWriter, r *http.Request) bool {
 
 func (e *Emulator) refuse(w http.ResponseWriter, locked bool, now time.Time) {
 	if e.Basic {
-		w.Header().Set("WWW-Authenticate", `Basic realm=`+quote(e.realm()))
+		w.Header().Set("WWW-Authenticate", `Basic realm=`+digest.Quote(e.realm()))
 	} else {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest qop="auth", realm=%s, nonce=%s, stale="FALSE"`, quote(e.realm()), quote(e.newNonce(now))))
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest qop="auth", realm=%s, nonce=%s, stale="FALSE"`, digest.Quote(e.realm()), digest.Quote(e.newNonce(now))))
 	}
 	if e.Kind == KindHikvision {
 		// ISAPI's userCheck document, with the lock fields recorders add.
@@ -224,17 +226,10 @@ func (e *Emulator) check(h, method string) bool {
 		raw, err := base64.StdEncoding.DecodeString(rest)
 		return err == nil && subtle.ConstantTimeCompare(raw, []byte(e.User+":"+e.Password)) == 1
 	}
-	if !strings.EqualFold(scheme, "Digest") {
-		return false
-	}
-	p := parseParams(rest)
-	newH, _, ok := digestHash(p["algorithm"])
-	t, known := e.nonces[p["nonce"]]
-	if !ok || !known || e.now().Sub(t) > 5*time.Minute || p["username"] != e.User || p["realm"] != e.realm() {
-		return false
-	}
-	want := digestResponse(newH, e.User, e.realm(), e.Password, method, p["uri"], p["nonce"], p["nc"], p["cnonce"], p["qop"] == "auth")
-	return subtle.ConstantTimeCompare([]byte(want), []byte(p["response"])) == 1
+	return digest.Verify(h, method, e.realm(), e.User, e.Password, func(n string) bool {
+		t, known := e.nonces[n]
+		return known && e.now().Sub(t) <= 5*time.Minute
+	})
 }
 
 func xesc(s string) string {

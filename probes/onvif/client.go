@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camwarden/camwarden/probes/internal/devhttp"
+	"github.com/camwarden/camwarden/probes/internal/digest"
 	"github.com/camwarden/camwarden/probes/internal/xmltree"
 )
 
@@ -40,25 +40,12 @@ const (
 	AuthRefused AuthMode = "refused"
 )
 
-// NewHTTPClient returns the HTTP client the package uses by default: no
-// proxy from the environment (the camera VLAN is reached directly), no
-// redirects (an XAddr must not send us to another host), capped headers,
-// and certificates not verified (cameras use self-signed ones; we identify,
-// we do not trust what they say).
+// NewHTTPClient returns the HTTP client the package uses by default:
+// devhttp's (no proxy, no redirects, capped headers, certificates not
+// verified), keeping one idle connection per device, as the client calls
+// one device service at a time.
 func NewHTTPClient() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                  nil,
-			DialContext:            (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
-			TLSHandshakeTimeout:    3 * time.Second,
-			ResponseHeaderTimeout:  DefaultTimeout,
-			MaxResponseHeaderBytes: 16 << 10,
-			MaxIdleConnsPerHost:    1,
-			IdleConnTimeout:        10 * time.Second,
-			TLSClientConfig:        &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // identification only
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return devhttp.NewClient(DefaultTimeout, 1)
 }
 
 // Client talks to one device service. Methods are safe for concurrent use,
@@ -79,7 +66,7 @@ type Client struct {
 	offsetKnown bool
 	auth        AuthMode
 	cred        int // index into Creds once auth is wsse or digest
-	chal        *challenge
+	chal        *digest.Challenge
 	nc          uint32
 }
 
@@ -144,7 +131,7 @@ func (c *Client) SetClockOffset(d time.Duration) {
 // reply is one HTTP exchange's outcome before SOAP interpretation.
 type reply struct {
 	status int
-	chal   *challenge
+	chal   *digest.Challenge
 	body   []byte
 	max    int64 // the size cap body was read under
 }
@@ -222,7 +209,7 @@ func (c *Client) nonce() []byte {
 }
 
 // attempt sends op with one authentication method; cred < 0 means none.
-func (c *Client) attempt(ctx context.Context, op, body string, mode AuthMode, cred int, ch *challenge) (*xmltree.Node, *reply, error) {
+func (c *Client) attempt(ctx context.Context, op, body string, mode AuthMode, cred int, ch *digest.Challenge) (*xmltree.Node, *reply, error) {
 	sec, authz := "", ""
 	switch mode {
 	case AuthWSSE:
@@ -237,7 +224,7 @@ func (c *Client) attempt(ctx context.Context, op, body string, mode AuthMode, cr
 		c.nc++
 		nc := c.nc
 		c.mu.Unlock()
-		authz, err = ch.authorization(c.Creds[cred], http.MethodPost, u.RequestURI(), nc, hex.EncodeToString(c.nonce()[:8]))
+		authz, err = ch.Authorization(c.Creds[cred].User, c.Creds[cred].Password, http.MethodPost, u.RequestURI(), nc, hex.EncodeToString(c.nonce()[:8]))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -271,7 +258,7 @@ func (c *Client) call(ctx context.Context, op, body string, preAuth bool) (el *x
 		return el, err
 	case AuthDigest:
 		el, r, err := c.attempt(ctx, op, body, AuthDigest, cred, ch)
-		if r != nil && r.chal != nil && r.chal.stale {
+		if r != nil && r.chal != nil && r.chal.Stale {
 			c.setAuth(AuthDigest, cred, r.chal)
 			el, _, err = c.attempt(ctx, op, body, AuthDigest, cred, r.chal)
 		}
@@ -291,7 +278,7 @@ func (c *Client) call(ctx context.Context, op, body string, preAuth bool) (el *x
 		}
 		return nil, err
 	}
-	chal := (*challenge)(nil)
+	chal := (*digest.Challenge)(nil)
 	if r != nil {
 		chal = r.chal
 	}
@@ -336,7 +323,7 @@ func (c *Client) call(ctx context.Context, op, body string, preAuth bool) (el *x
 	return nil, fmt.Errorf("all %d credentials refused: %w", len(c.Creds), err)
 }
 
-func (c *Client) setAuth(m AuthMode, cred int, ch *challenge) {
+func (c *Client) setAuth(m AuthMode, cred int, ch *digest.Challenge) {
 	c.mu.Lock()
 	c.auth, c.cred, c.chal = m, cred, ch
 	c.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/camwarden/camwarden/probes/internal/digest"
 	"github.com/camwarden/camwarden/probes/internal/xmltree"
 )
 
@@ -103,10 +104,10 @@ func (d *Device) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (d *Device) authorized(w http.ResponseWriter, r *http.Request, root *xmltree.Node) bool {
 	cred := Credential{User: d.User, Password: d.Password}
 	if d.Auth == AuthDigest {
-		if h := r.Header.Get("Authorization"); h != "" && verifyDigest(h, r.Method, d.realm(), cred, d.nonceOK) {
+		if h := r.Header.Get("Authorization"); h != "" && digest.Verify(h, r.Method, d.realm(), cred.User, cred.Password, d.nonceOK) {
 			return true
 		}
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm=%s, qop="auth", nonce=%s, algorithm=MD5`, quote(d.realm()), quote(d.newNonce())))
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Digest realm=%s, qop="auth", nonce=%s, algorithm=MD5`, digest.Quote(d.realm()), digest.Quote(d.newNonce())))
 		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
 		return false
 	}

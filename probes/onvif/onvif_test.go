@@ -3,10 +3,8 @@ package onvif
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
 	"errors"
 	"fmt"
-	"hash"
 	"log/slog"
 	"net"
 	"net/http"
@@ -197,15 +195,11 @@ func TestHTTPDigestDevice(t *testing.T) {
 	}
 }
 
-func TestDigestAgainstKnownVector(t *testing.T) {
-	// RFC 2617 section 3.5 example (MD5, qop=auth).
-	got := digestResponse(md5New, "Mufasa", "testrealm@host.com", "Circle Of Life", "GET", "/dir/index.html",
-		"dcd98b7102dd2f0e8b11d0f600bfb0c093", "00000001", "0a4f113b", true)
-	if got != "6629fae49393a05397450978507c4ef1" {
-		t.Fatalf("digest %s", got)
-	}
+// The digest arithmetic is tested in probes/internal/digest; here, that the
+// client takes the Digest challenge among other schemes of a 401.
+func TestParseChallengeAmongSchemes(t *testing.T) {
 	ch, ok := parseChallenge([]string{`Basic realm="x"`, `Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"`})
-	if !ok || ch.realm != "testrealm@host.com" || !ch.qopAuth || ch.opaque != "5ccc069c403ebaf9f0171e9517f40e41" {
+	if !ok || ch.Realm != "testrealm@host.com" || !ch.QopAuth || ch.Opaque != "5ccc069c403ebaf9f0171e9517f40e41" {
 		t.Fatalf("challenge %+v", ch)
 	}
 }
@@ -400,8 +394,6 @@ func readGolden(t testing.TB, name string) []byte {
 }
 
 const pwDigestVector = "p9mF7sLR+wBwPOHDNxYg1EBE87w="
-
-var md5New = func() hash.Hash { return md5.New() }
 
 // TestResponseBounds pins the parse caps of a response: depth 48 and 8192
 // elements are read, one more is refused, and the byte cap is the client's

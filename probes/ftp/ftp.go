@@ -2,13 +2,12 @@ package ftp
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -39,35 +38,18 @@ func (p *Prober) Name() string { return "ftp" }
 // cut by the deadline or the byte bound). Other codes (421 "too many
 // users") and non-FTP services emit nothing; only ctx ending is an error.
 func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
-	port := p.Port
-	if port == 0 {
-		port = DefaultPort
-	}
-	r, _ := p.Read(ctx, netip.AddrPortFrom(t.IP, uint16(port)).String())
-	if r.Code == 220 && r.Text != "" {
-		now := time.Now
-		if p.Now != nil {
-			now = p.Now
+	return probes.ProbeBanner(ctx, t, emit, "ftp", cmp.Or(p.Port, DefaultPort), p.Now, func(ctx context.Context, addr string) string {
+		if r, _ := p.Read(ctx, addr); r.Code == 220 {
+			return r.Text
 		}
-		emit(probes.Observation{Time: now(), MAC: t.MAC, IP: t.IP, Probe: "ftp",
-			Facts: []probes.Fact{probes.F("ftp.banner", r.Text)}})
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("ftp: %s: %w", t.IP, err)
-	}
-	return nil
+		return ""
+	})
 }
 
 // Read connects to addr and returns the greeting, complete or as far as it
 // arrived before the deadline or MaxRead bytes.
 func (p *Prober) Read(ctx context.Context, addr string) (Reply, error) {
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, release, err := probes.DialBounded(ctx, p.Dial, addr)
+	_, c, release, err := probes.DialWithin(ctx, p.Dial, addr, cmp.Or(p.Timeout, DefaultTimeout))
 	if err != nil {
 		return Reply{}, err
 	}

@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,18 +87,12 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	if port == 0 {
 		port = DefaultPort
 	}
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
 	addr := netip.AddrPortFrom(t.IP, uint16(port)).String()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	conn, release, err := probes.DialBounded(ctx, p.Dial, addr)
+	ctx, conn, release, err := probes.DialWithin(ctx, p.Dial, addr, cmp.Or(p.Timeout, DefaultTimeout))
 	if err != nil {
 		return fmt.Errorf("rtsp: dial %s: %w", addr, err)
 	}

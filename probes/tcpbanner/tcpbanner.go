@@ -1,6 +1,7 @@
 package tcpbanner
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -78,13 +79,7 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 // Grab connects to addr, sends the hello and returns up to MaxReply bytes
 // read before the deadline.
 func (p *Prober) grab(ctx context.Context, addr string) ([]byte, error) {
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, release, err := probes.DialBounded(ctx, p.Dial, addr)
+	ctx, c, release, err := probes.DialWithin(ctx, p.Dial, addr, cmp.Or(p.Timeout, DefaultTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +94,7 @@ func (p *Prober) grab(ctx context.Context, addr string) ([]byte, error) {
 	}
 	// A reply may arrive in pieces, and servers keep the connection open
 	// after it: wait a moment for the rest rather than the whole timeout.
-	dl, _ := ctx.Deadline()
-	if d := time.Now().Add(settle); d.Before(dl) {
-		_ = c.SetReadDeadline(d)
-	}
+	probes.Settle(ctx, c, settle)
 	m, _ := io.ReadFull(c, buf[n:])
 	return buf[:n+m], nil
 }

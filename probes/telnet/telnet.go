@@ -1,13 +1,12 @@
 package telnet
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -42,36 +41,17 @@ func (p *Prober) Name() string { return "telnet" }
 // silent port, or one that only negotiates, emits nothing and is no error;
 // only ctx ending is.
 func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
-	port := p.Port
-	if port == 0 {
-		port = DefaultPort
-	}
-	text, _ := p.Read(ctx, netip.AddrPortFrom(t.IP, uint16(port)).String())
-	if text != "" {
-		now := time.Now
-		if p.Now != nil {
-			now = p.Now
-		}
-		emit(probes.Observation{Time: now(), MAC: t.MAC, IP: t.IP, Probe: "telnet",
-			Facts: []probes.Fact{probes.F("telnet.banner", text)}})
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("telnet: %s: %w", t.IP, err)
-	}
-	return nil
+	return probes.ProbeBanner(ctx, t, emit, "telnet", cmp.Or(p.Port, DefaultPort), p.Now, func(ctx context.Context, addr string) string {
+		text, _ := p.Read(ctx, addr)
+		return text
+	})
 }
 
 // Read connects to addr and returns the printable greeting, refusing every
 // option on the way. It returns what it has even with an error: a greeting
 // cut off by the deadline or the byte bound is still the device's words.
 func (p *Prober) Read(ctx context.Context, addr string) (string, error) {
-	timeout := p.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, release, err := probes.DialBounded(ctx, p.Dial, addr)
+	ctx, c, release, err := probes.DialWithin(ctx, p.Dial, addr, cmp.Or(p.Timeout, DefaultTimeout))
 	if err != nil {
 		return "", err
 	}
@@ -79,12 +59,9 @@ func (p *Prober) Read(ctx context.Context, addr string) (string, error) {
 	var g Greeting
 	buf := make([]byte, 1024)
 	var out []byte
-	dl, _ := ctx.Deadline()
 	for total := 0; total < MaxRead; {
 		if g.Text() != "" {
-			if d := time.Now().Add(settle); d.Before(dl) {
-				_ = c.SetReadDeadline(d)
-			}
+			probes.Settle(ctx, c, settle)
 		}
 		n, err := c.Read(buf[:min(len(buf), MaxRead-total)])
 		total += n

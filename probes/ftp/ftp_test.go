@@ -2,7 +2,6 @@ package ftp_test
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/netip"
 	"strings"
@@ -19,19 +18,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 
 func probe(t *testing.T, p *ftp.Prober) map[string]string {
 	t.Helper()
-	got := map[string]string{}
-	err := p.Probe(context.Background(), probes.Target{IP: loopback}, func(o probes.Observation) {
-		if o.Probe != "ftp" {
-			t.Errorf("probe name %q", o.Probe)
-		}
-		for _, f := range o.Facts {
-			got[f.Key] = f.Value
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return probetest.Probe(t, p, probes.Target{IP: loopback})
 }
 
 func TestCamsimFTP(t *testing.T) {

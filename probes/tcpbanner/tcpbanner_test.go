@@ -20,24 +20,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 
 func facts(t *testing.T, p *tcpbanner.Prober) map[string]string {
 	t.Helper()
-	got := map[string]string{}
-	n := 0
-	err := p.Probe(context.Background(), probes.Target{IP: loopback}, func(o probes.Observation) {
-		n++
-		if o.Probe != "tcpbanner" {
-			t.Errorf("probe name %q", o.Probe)
-		}
-		for _, f := range o.Facts {
-			got[f.Key] = f.Value
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n > 1 {
-		t.Errorf("%d observations, want at most one", n)
-	}
-	return got
+	return probetest.Probe(t, p, probes.Target{IP: loopback})
 }
 
 func TestProbeCamsimProfiles(t *testing.T) {

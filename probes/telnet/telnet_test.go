@@ -2,7 +2,6 @@ package telnet_test
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/netip"
 	"strings"
@@ -20,24 +19,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 // probe runs the prober against a loopback port and returns its facts.
 func probe(t *testing.T, p *telnet.Prober) map[string]string {
 	t.Helper()
-	got := map[string]string{}
-	n := 0
-	err := p.Probe(context.Background(), probes.Target{IP: loopback}, func(o probes.Observation) {
-		n++
-		if o.Probe != "telnet" {
-			t.Errorf("probe name %q", o.Probe)
-		}
-		for _, f := range o.Facts {
-			got[f.Key] = f.Value
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n > 1 {
-		t.Errorf("%d observations", n)
-	}
-	return got
+	return probetest.Probe(t, p, probes.Target{IP: loopback})
 }
 
 // TestCamsimTelnet runs the camsim responder as a profile would and checks

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -81,20 +80,14 @@ func (s *session) send(ctx context.Context, path, authz string, maxBody int64) (
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
 	}
-	resp, err := s.hc.Do(req)
+	resp, body, over, err := devhttp.Do(s.hc, req, maxBody)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
-	}
-	if int64(len(body)) > maxBody {
-		if resp.StatusCode/100 == 2 {
-			return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, maxBody)
-		}
-		body = body[:maxBody]
+	// An oversized error page is cut, not refused: its first bytes still
+	// say whether the recorder locked the account.
+	if over && resp.StatusCode/100 == 2 {
+		return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, maxBody)
 	}
 	return &exchange{status: resp.StatusCode, header: resp.Header, body: body}, nil
 }

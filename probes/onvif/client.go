@@ -156,16 +156,11 @@ func (c *Client) post(ctx context.Context, op string, payload []byte, authz stri
 	if authz != "" {
 		req.Header.Set("Authorization", authz)
 	}
-	resp, err := c.httpClient().Do(req)
+	resp, body, over, err := devhttp.Do(c.httpClient(), req, max)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
-	}
-	if int64(len(body)) > max {
+	if over {
 		return nil, fmt.Errorf("%w (over %d bytes)", ErrTooLarge, max)
 	}
 	r := &reply{status: resp.StatusCode, body: body, max: max}

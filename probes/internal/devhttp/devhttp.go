@@ -2,13 +2,15 @@
 // (onvif, nvr) share, so what makes it safe to point at a hostile camera is
 // decided once.
 //
-// Each caller still bounds the bodies it reads itself: how much is enough,
-// and whether an oversized error page is refused or cut, is the protocol's
+// Do reads every answer under a byte bound; how much is enough, and
+// whether an oversized error page is refused or cut, stays the protocol's
 // call.
 package devhttp
 
 import (
 	"crypto/tls"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -43,4 +45,23 @@ func NewClient(headerTimeout time.Duration, idlePerHost int) *http.Client {
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
+}
+
+// Do sends req with c and reads at most maxBody bytes of the answer, which
+// it closes. over says the device had more to send than that; body is then
+// the first maxBody bytes. resp's body is already consumed: use body.
+func Do(c *http.Client, req *http.Request, maxBody int64) (resp *http.Response, body []byte, over bool, err error) {
+	resp, err = c.Do(req)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(body)) > maxBody {
+		return resp, body[:maxBody], true, nil
+	}
+	return resp, body, false, nil
 }

@@ -69,3 +69,34 @@ func TestClientBounds(t *testing.T) {
 		t.Errorf("a stalled device held the client %v", d)
 	}
 }
+
+// Do stops reading at the bound and says there was more.
+func TestDoBoundsBody(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Chunked, so no length warns the client.
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, strings.Repeat("b", 1<<20))
+	}))
+	defer srv.Close()
+	exact := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "0123456789")
+	}))
+	defer exact.Close()
+	c := NewClient(time.Second, 1)
+	for _, tc := range []struct {
+		url  string
+		max  int64
+		body string
+		over bool
+	}{
+		{exact.URL, 10, "0123456789", false},
+		{exact.URL, 4, "0123", true},
+		{srv.URL, 10, "bbbbbbbbbb", true},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
+		resp, body, over, err := Do(c, req, tc.max)
+		if err != nil || resp.StatusCode != http.StatusOK || string(body) != tc.body || over != tc.over {
+			t.Errorf("%s max %d: %q over=%v err=%v", tc.url, tc.max, body, over, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/camwarden/camwarden/probes/camsim"
 	"github.com/camwarden/camwarden/probes/ftp"
 	"github.com/camwarden/camwarden/probes/probetest"
+	"github.com/camwarden/camwarden/probes/probetest/simtest"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -29,15 +30,7 @@ func TestCamsimFTP(t *testing.T) {
 		"Welcomd to iCatch FTP Server",
 		"eDVR FTP Server v1.0 (c)Copyright WebGate Inc. Seoul-Korea\nWelcome to DS1004\nYou will be disconnected after 180 seconds of inactivity.",
 	} {
-		off, err := camsim.FreeOffset(ftp.DefaultPort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := camsim.Host{IP: loopback, PortOffset: off}
-		stop := camsim.Start(camsim.Profile{Name: "f", FTP: &camsim.FTPProfile{Banner: banner}}, h, nil)
-		if err := camsim.WaitListening(h, 2*time.Second, ftp.DefaultPort); err != nil {
-			t.Fatal(err)
-		}
+		h := simtest.Start(t, camsim.Profile{Name: "f", FTP: &camsim.FTPProfile{Banner: banner}}, ftp.DefaultPort)
 		start := time.Now()
 		got := probe(t, &ftp.Prober{Port: h.Port(ftp.DefaultPort)})
 		if want := strings.Join(strings.Fields(banner), " "); got["ftp.banner"] != want {
@@ -45,9 +38,6 @@ func TestCamsimFTP(t *testing.T) {
 		}
 		if d := time.Since(start); d > 500*time.Millisecond {
 			t.Errorf("took %v", d)
-		}
-		if err := stop(); err != nil {
-			t.Error(err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/camwarden/camwarden/probes"
 	"github.com/camwarden/camwarden/probes/camsim"
 	"github.com/camwarden/camwarden/probes/probetest"
+	"github.com/camwarden/camwarden/probes/probetest/simtest"
 	"github.com/camwarden/camwarden/probes/telnet"
 )
 
@@ -26,15 +27,7 @@ func probe(t *testing.T, p *telnet.Prober) map[string]string {
 // the prompt comes back as written, with nothing sent but refusals.
 func TestCamsimTelnet(t *testing.T) {
 	for _, banner := range []string{"192.0.0.64 login:", "Welcome to Network Camera telnet daemon\n\nPassword:", "(none) login:"} {
-		off, err := camsim.FreeOffset(telnet.DefaultPort)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := camsim.Host{IP: loopback, PortOffset: off}
-		stop := camsim.Start(camsim.Profile{Name: "t", Telnet: &camsim.TelnetProfile{Banner: banner}}, h, nil)
-		if err := camsim.WaitListening(h, 2*time.Second, telnet.DefaultPort); err != nil {
-			t.Fatal(err)
-		}
+		h := simtest.Start(t, camsim.Profile{Name: "t", Telnet: &camsim.TelnetProfile{Banner: banner}}, telnet.DefaultPort)
 		start := time.Now()
 		got := probe(t, &telnet.Prober{Port: h.Port(telnet.DefaultPort)})
 		want := strings.Join(strings.Fields(banner), " ")
@@ -43,9 +36,6 @@ func TestCamsimTelnet(t *testing.T) {
 		}
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("%q: took %v; a prompt should end the read at once", banner, d)
-		}
-		if err := stop(); err != nil {
-			t.Error(err)
 		}
 	}
 }

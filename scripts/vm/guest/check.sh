@@ -74,11 +74,12 @@ boot_timings() {
   wait_for 120 flagged "$MAC_HIK" || true
   local ready verdict cut reapply running
   ready=$(usec_s "$(svc_prop ActiveEnterTimestampMonotonic)")
+  local started; started=$(usec_s "$(svc_prop ExecMainStartTimestampMonotonic)")
   verdict=$(jmono "device flagged"); cut=$(first_high $RELAY)
   reapply=$(jmono "re-applying persisted uplink cut"); running=$(jmono "camwarden running")
   log "boot timings: ready $ready verdict $verdict relay-high $cut reapply $reapply running $running"
   echo "$STAGE ready=$ready verdict=$verdict relay=$cut" >> "$RES/timings.txt"
-  result "boot to service ready" "$([ -n "$ready" ] && [ "$ready" != 0.00 ] && echo PASS || echo FAIL)" "$ready" "kernel start to READY=1 (systemd ActiveEnter)"
+  result "boot to service ready" "$([ -n "$ready" ] && [ "$ready" != 0.00 ] && echo PASS || echo FAIL)" "$ready" "kernel start to READY=1 (systemd ActiveEnter); the unit started at $started (after the lab and gpio-sim set-up)"
   result "boot to first verdict" "$([ -n "$verdict" ] && echo PASS || echo FAIL)" "${verdict:-0}" "kernel start to 'device flagged' $MAC_HIK"
   # The latch from before the reboot is applied before anything is probed: the relay line is high
   # before the daemon reports running (sweeps start after that) and before the first verdict.

@@ -43,7 +43,7 @@ var _ Uplink = (*mqtt.Client)(nil)
 func OpenReporter(ctx context.Context, cfg config.Config, id string, log *slog.Logger) (report.Reporter, error) {
 	m := cfg.MQTT
 	if m.Broker == "" {
-		return report.Log{L: log}, nil
+		return report.NewLog(log), nil
 	}
 	pw := ""
 	if m.PasswordFile != "" {

@@ -90,9 +90,13 @@ type stateWriter struct {
 }
 
 func (w *stateWriter) write(snap Snapshot, now time.Time) error {
-	devs := snap.Devices
-	if devs == nil {
-		devs = []report.Device{}
+	// Last sightings move with every frame; to the minute is all status and
+	// explain need, and it keeps a device that merely chatters from
+	// rewriting the file.
+	devs := make([]report.Device, len(snap.Devices))
+	for i, d := range snap.Devices {
+		d.LastSeen = d.LastSeen.Truncate(time.Minute)
+		devs[i] = d
 	}
 	db, err := json.MarshalIndent(struct {
 		Devices []report.Device `json:"devices"`

@@ -18,7 +18,7 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	snap := func(maker string) Snapshot {
 		return Snapshot{Appliance: "a1", Status: report.Status{Devices: 1},
-			Devices: []report.Device{{MAC: "02:00:00:00:00:01", IP: "198.18.1.9", Maker: maker}}}
+			Devices: []report.Device{{MAC: "02:00:00:00:00:01", IP: "198.18.1.9", Maker: maker, LastSeen: t0}}}
 	}
 	mtime := func(name string) time.Time {
 		fi, err := os.Stat(filepath.Join(dir, name))
@@ -33,8 +33,10 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 	first := w.Bytes
 	devM, stM := mtime(DevicesFile), mtime(StateFile)
 	time.Sleep(20 * time.Millisecond)
-	for i := 1; i <= 29; i++ { // a minute of 2 s turns with nothing new
-		if err := w.write(snap("axis"), t0.Add(time.Duration(i)*2*time.Second)); err != nil {
+	for i := 1; i <= 29; i++ { // a minute of 2 s turns with nothing new but sightings
+		s := snap("axis")
+		s.Devices[0].LastSeen = t0.Add(time.Duration(i) * time.Second)
+		if err := w.write(s, t0.Add(time.Duration(i)*2*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}

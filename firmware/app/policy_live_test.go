@@ -380,3 +380,17 @@ func TestRestartReportsPersistedDevices(t *testing.T) {
 		t.Fatalf("status counts %d devices, inventory %d, views %d", st.Devices, d2.inv.Len(), len(d2.pipe.Views()))
 	}
 }
+
+// A host seen on the link with an address outside the subnets the
+// installer scoped it to is listed but never probed.
+func TestProbingStaysInsideConfiguredSubnets(t *testing.T) {
+	d := &daemon{links: []probes.Link{{Subnets: []netip.Prefix{netip.MustParsePrefix("198.18.1.0/24")}}}}
+	for ip, want := range map[string]bool{"198.18.1.40": true, "198.18.130.7": false, "10.1.2.3": false} {
+		if got := d.inScope(inventory.Device{IP: netip.MustParseAddr(ip)}); got != want {
+			t.Errorf("%s in scope = %v, want %v", ip, got, want)
+		}
+	}
+	if (&daemon{links: []probes.Link{{}}}).inScope(inventory.Device{IP: netip.MustParseAddr("198.18.1.40")}) {
+		t.Error("a link nobody scoped lets probes out")
+	}
+}

@@ -55,7 +55,7 @@ func (d *daemon) startProbing() error {
 	// Devices that already had an address (persisted by an earlier run, or
 	// seen by capture a moment ago) are probed too.
 	for _, dev := range d.inv.All() {
-		if dev.IP.IsValid() {
+		if dev.IP.IsValid() && d.inScope(dev) {
 			s.Enqueue(dev.MAC)
 		}
 	}
@@ -69,15 +69,27 @@ func (d *daemon) startProbing() error {
 // enqueue is the pipeline's OnAddress: it hands a newly addressed device to
 // the scheduler, once probing has started.
 func (d *daemon) enqueue(dev inventory.Device) {
-	if s := d.sched.Load(); s != nil {
+	if s := d.sched.Load(); s != nil && d.inScope(dev) {
 		s.Enqueue(dev.MAC)
 	}
+}
+
+// inScope says whether dev's address is inside the subnets the installer
+// scoped a link to: a host seen on the link with an address outside them
+// is listed (passively) but never asked anything.
+func (d *daemon) inScope(dev inventory.Device) bool {
+	for _, l := range d.links {
+		if len(l.Subnets) > 0 && probes.InSubnets(dev.IP, l.Subnets) {
+			return true
+		}
+	}
+	return false
 }
 
 // announce is the pipeline's OnAnnounce: a targeted round for the services
 // a device just announced.
 func (d *daemon) announce(dev inventory.Device, names []string) {
-	if s := d.sched.Load(); s != nil {
+	if s := d.sched.Load(); s != nil && d.inScope(dev) {
 		s.EnqueueProbes(dev.MAC, names)
 	}
 }

@@ -59,12 +59,18 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	var mu sync.Mutex
 	unprobed := map[string]bool{}
 	p.OnAnnounce = func(d inventory.Device, names []string) {
+		if !probes.InSubnets(d.IP, link.Subnets) {
+			return // seen on the link, outside the subnets the survey may ask
+		}
 		mu.Lock()
 		unprobed[d.MAC] = true
 		mu.Unlock()
 		s.EnqueueProbes(d.MAC, names)
 	}
 	p.OnAddress = func(d inventory.Device) {
+		if !probes.InSubnets(d.IP, link.Subnets) {
+			return
+		}
 		mu.Lock()
 		unprobed[d.MAC] = true
 		mu.Unlock()

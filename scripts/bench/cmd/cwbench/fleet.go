@@ -85,18 +85,25 @@ func benchFleet(ctx context.Context, cfg config) error {
 	}
 	b.pool = st.Pool()
 
-	load := b.load()
+	load := b.load("site")
+	b.nextSeq = make([]uint64, b.apps)
 	fmt.Fprintf(cfg.out, "## fleet store: %d appliances x %d devices, %d events (%d messages per ingest run)\n\n",
 		b.apps, b.devs, b.events, len(load))
-	one, err := b.drain(ctx, "one", 1, load)
+	one, err := b.drain(ctx, "one", 1, load, false)
 	if err != nil {
 		return fmt.Errorf("one ingest process: %w", err)
 	}
-	two, err := b.drain(ctx, "two", 2, load)
+	oneLive, err := b.drain(ctx, "onelive", 1, b.load("live"), true)
+	if err != nil {
+		return fmt.Errorf("one ingest process, live: %w", err)
+	}
+	oneLive.stop()
+	two, err := b.drain(ctx, "two", 2, b.load("shared"), true)
 	if err != nil {
 		return fmt.Errorf("two ingest processes: %w", err)
 	}
 	// two's processes keep running for the live phase.
+	b.settle(ctx)
 	// Below the box's capacity first, then at the target rate.
 	l50, l99, lrate, err := b.latency(ctx, b.liveRate/5)
 	if err != nil {
@@ -123,12 +130,18 @@ func benchFleet(ctx context.Context, cfg config) error {
 
 	w := tabwriter.NewWriter(cfg.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "figure\tmeasured\ttarget")
-	fmt.Fprintf(w, "ingest, one process\t%.0f msg/s (%d in %s)\t≥ 5,000 msg/s\n", one.rate, len(load), one.took.Round(time.Millisecond))
-	fmt.Fprintf(w, "ingest, two processes (shared subscription)\t%.0f msg/s (×%.2f)\t~2×\n", two.rate, two.rate/one.rate)
+	fmt.Fprintf(w, "ingest, one process, queued backlog\t%.0f msg/s (%d in %s)\t≥ 5,000 msg/s\n", one.rate, len(load), one.took.Round(time.Millisecond))
+	fmt.Fprintf(w, "ingest, one process, live (simulator on the same box)\t%.0f msg/s\t\n", oneLive.rate)
+	fmt.Fprintf(w, "ingest, two processes, live (shared subscription)\t%.0f msg/s (×%.2f of one, live)\t~2×\n", two.rate, two.rate/oneLive.rate)
 	fmt.Fprintf(w, "appliance event → database row\tp50 %s, p99 %s at %.0f events/s\t\n", l50.Round(time.Millisecond), l99.Round(time.Millisecond), lrate)
 	fmt.Fprintf(w, "appliance event → database row\tp50 %s, p99 %s at %.0f events/s\tp99 ≤ 1 s\n", p50.Round(time.Millisecond), p99.Round(time.Millisecond), rate)
 	fmt.Fprintf(w, "export of %d devices (CSV)\t%s\t≤ 5 s\n", devices, exportT.Round(time.Millisecond))
 	fmt.Fprintf(w, "report of %d devices (HTML)\t%s\t≤ 10 s\n", devices, reportT.Round(time.Millisecond))
+	for _, name := range []string{"one-0", "onelive-0", "two-0", "two-1"} {
+		raw, _ := os.ReadFile(filepath.Join(b.dir, "ingest-"+name+".log"))
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		fmt.Fprintf(w, "ingest %s (whole run)\t%s\t\n", name, strings.TrimPrefix(lines[len(lines)-1], "ingest: "))
+	}
 	fmt.Fprintf(w, "peak RSS: ingest, one process\t%s\t\n", mb(one.rss[0]))
 	fmt.Fprintf(w, "peak RSS: ingest, two processes\t%s\t\n", strings.Join(mapStr(rss2, mb), " + "))
 	fmt.Fprintf(w, "peak RSS: export / report\t%s / %s\t\n", mb(exportRSS), mb(reportRSS))
@@ -138,12 +151,12 @@ func benchFleet(ctx context.Context, cfg config) error {
 
 // load is what the fleet publishes: a status and 50 retained devices per
 // appliance (one in ten restricted), then events spread over the fleet.
-func (b *fleetBench) load() []fleet.Publication {
+func (b *fleetBench) load(prefix string) []fleet.Publication {
 	now := time.Now().UTC()
 	out := make([]fleet.Publication, 0, b.apps*(b.devs+1)+b.events)
 	seq := make([]uint64, b.apps)
 	for a := range b.apps {
-		id := fmt.Sprintf("site%03d-cam-%d", a/4, a)
+		id := fmt.Sprintf("%s%03d-cam-%d", prefix, a/4, a)
 		seq[a]++
 		out = append(out, fleet.StatusPub(id, seq[a], 1, now, report.Status{Online: true, Firmware: "1.4.0", PolicyVersion: 12, Devices: b.devs}))
 		for d := range b.devs {
@@ -161,9 +174,8 @@ func (b *fleetBench) load() []fleet.Publication {
 	for e := range b.events {
 		a := e % b.apps
 		seq[a]++
-		out = append(out, fleet.EventPub(fmt.Sprintf("site%03d-cam-%d", a/4, a), seq[a], now, report.EvtDeviceNew, "", nil, false))
+		out = append(out, fleet.EventPub(fmt.Sprintf("%s%03d-cam-%d", prefix, a/4, a), seq[a], now, report.EvtDeviceNew, "", nil, false))
 	}
-	b.nextSeq = seq
 	return out
 }
 
@@ -215,10 +227,25 @@ func (b *fleetBench) startIngest(name string, n int) *ingestRun {
 
 // drain makes n persistent shared-subscription sessions, stops them, has
 // the broker queue the whole load for them, then times n processes
-// storing it.
-func (b *fleetBench) drain(ctx context.Context, name string, n int, load []fleet.Publication) (*ingestRun, error) {
+// storing it. With live, the processes stay connected and the load is
+// published to them, timed from the first message to the last row.
+// (Queued for several offline members, mosquitto 2.0.11 gives every
+// member every message, so the backlog is measured with one process.)
+func (b *fleetBench) drain(ctx context.Context, name string, n int, load []fleet.Publication, live bool) (*ingestRun, error) {
 	r := b.startIngest(name, n)
 	time.Sleep(1500 * time.Millisecond) // connected and subscribed
+	if live {
+		// The load's appliances are new (own prefix): every message is a
+		// new row. Earlier phases' retained messages arrive at subscribe
+		// and are stored before the clock starts.
+		b.settle(ctx)
+		have := b.count(ctx)
+		start := time.Now()
+		if err := b.publish(ctx, load, 8); err != nil {
+			return nil, err
+		}
+		return r, b.waitStored(ctx, r, start, have+len(load), len(load))
+	}
 	r.stop()
 	// mosquitto 2.0.11 hands a new shared subscription the retained
 	// messages; each run starts from an empty store all the same.
@@ -228,18 +255,10 @@ func (b *fleetBench) drain(ctx context.Context, name string, n int, load []fleet
 	if err := b.publish(ctx, load, 8); err != nil {
 		return nil, err
 	}
-	want := len(load)
 	r = b.startIngest(name, n)
-	start := time.Now()
-	for b.count(ctx) < want {
-		if time.Since(start) > 10*time.Minute || ctx.Err() != nil {
-			r.stop()
-			return nil, fmt.Errorf("%d of %d messages stored after %s", b.count(ctx), want, time.Since(start).Round(time.Second))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := b.waitStored(ctx, r, time.Now(), len(load), len(load)); err != nil {
+		return nil, err
 	}
-	r.took = time.Since(start)
-	r.rate = float64(len(load)) / r.took.Seconds()
 	if name == "one" {
 		r.stop()
 		// Drop the session so the broker stops queueing for it.
@@ -249,6 +268,19 @@ func (b *fleetBench) drain(ctx context.Context, name string, n int, load []fleet
 		}
 	}
 	return r, nil
+}
+
+func (b *fleetBench) waitStored(ctx context.Context, r *ingestRun, start time.Time, want, msgs int) error {
+	for b.count(ctx) < want {
+		if time.Since(start) > 10*time.Minute || ctx.Err() != nil {
+			r.stop()
+			return fmt.Errorf("%d of %d messages stored after %s", b.count(ctx), want, time.Since(start).Round(time.Second))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.took = time.Since(start)
+	r.rate = float64(msgs) / r.took.Seconds()
+	return nil
 }
 
 // count is every stored message: events, device reports (current rows),
@@ -289,6 +321,23 @@ func (b *fleetBench) publish(ctx context.Context, ms []fleet.Publication, conns 
 	return errors.Join(errs...)
 }
 
+// settle waits until the ingest processes have stopped committing (the
+// backlog's re-deliveries done), so latency measures a live stream only.
+func (b *fleetBench) settle(ctx context.Context) {
+	commits := func() int64 {
+		var n int64
+		_ = b.pool.QueryRow(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n)
+		return n
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && ctx.Err() == nil; {
+		before := commits()
+		time.Sleep(500 * time.Millisecond)
+		if commits()-before < 5 { // our own two queries, and little else
+			return
+		}
+	}
+}
+
 // latency publishes events at liveRate for liveFor, each stamped with the
 // time it is sent, and reads how long each took to become a row.
 func (b *fleetBench) latency(ctx context.Context, liveRate int) (p50, p99 time.Duration, rate float64, err error) {
@@ -313,7 +362,7 @@ func (b *fleetBench) latency(ctx context.Context, liveRate int) (p50, p99 time.D
 		}
 		a := i % b.apps
 		b.nextSeq[a]++
-		m := fleet.EventPub(fmt.Sprintf("site%03d-cam-%d", a/4, a), b.nextSeq[a], time.Now(), typ, "", nil, false)
+		m := fleet.EventPub(fmt.Sprintf("lat%03d-cam-%d", a/4, a), b.nextSeq[a], time.Now(), typ, "", nil, false)
 		sem <- struct{}{}
 		wg.Add(1)
 		go func(p *fleetsim.Publisher) {

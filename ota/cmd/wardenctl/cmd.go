@@ -14,7 +14,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/camwarden/camwarden/firmware/report/mqtt"
+	"github.com/camwarden/camwarden/firmware/report/wire"
 	"github.com/camwarden/camwarden/ota/command"
 	"github.com/camwarden/camwarden/ota/sign"
 )
@@ -25,7 +25,7 @@ func init() {
 
 // cmdResult mirrors firmware/app.CommandResultPayload.
 type cmdResult struct {
-	mqtt.Header
+	wire.Header
 	command.Result
 }
 
@@ -88,14 +88,14 @@ func runCmdSend(ctx context.Context, args []string, out io.Writer) error {
 	}
 	env := sign.Sign(k, payload)
 
-	topic := mqtt.TopicRoot + *app + "/cmd/" + name
+	topic := wire.TopicRoot + *app + "/cmd/" + name
 	answer := make(chan cmdResult, 1)
 	subErr := make(chan error, 1)
 	pc, err := b.connect(ctx, func(pc paho.Client) {
 		go func() {
 			tok := pc.Subscribe(topic+"/res", 1, func(_ paho.Client, m paho.Message) {
 				var r cmdResult
-				if len(m.Payload()) > mqtt.MaxPayload || json.Unmarshal(m.Payload(), &r) != nil || r.Nonce != c.Nonce {
+				if len(m.Payload()) > wire.MaxPayload || json.Unmarshal(m.Payload(), &r) != nil || r.Nonce != c.Nonce {
 					return
 				}
 				select {

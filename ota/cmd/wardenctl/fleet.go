@@ -15,7 +15,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/camwarden/camwarden/firmware/report/mqtt"
+	"github.com/camwarden/camwarden/firmware/report/wire"
 )
 
 // Bounds on what a broker can make us hold.
@@ -64,7 +64,7 @@ func (b *brokerFlags) options() (*paho.ClientOptions, error) {
 	if b.broker == "" {
 		return nil, errors.New("--broker is required")
 	}
-	tc, err := mqtt.Options{Broker: b.broker, CAFile: b.ca, CertFile: b.cert, KeyFile: b.key}.TLSConfig()
+	tc, err := wire.BrokerTLS(b.broker, b.ca, b.cert, b.key)
 	if err != nil {
 		return nil, err
 	}
@@ -97,17 +97,17 @@ func (b *brokerFlags) options() (*paho.ClientOptions, error) {
 // appliance is what the fleet view knows about one appliance.
 type appliance struct {
 	ID       string
-	Status   *mqtt.StatusPayload
-	Info     *mqtt.InfoPayload
+	Status   *wire.StatusPayload
+	Info     *wire.InfoPayload
 	LastSeen time.Time
-	Devices  map[string]mqtt.DevicePayload
+	Devices  map[string]wire.DevicePayload
 }
 
 // newer reports whether status a supersedes b. A higher session wins, so a
 // will from an old connection delivered late cannot override a newer online.
 // Within a session offline is final (the will's seq is older than the
 // session's online statuses), and among online statuses the higher seq wins.
-func newer(a, b *mqtt.StatusPayload) bool {
+func newer(a, b *wire.StatusPayload) bool {
 	switch {
 	case b == nil:
 		return true
@@ -136,14 +136,14 @@ func newFleet() *fleet {
 }
 
 var fleetTopics = map[string]byte{
-	mqtt.TopicRoot + "+/status":    1,
-	mqtt.TopicRoot + "+/info":      1,
-	mqtt.TopicRoot + "+/devices/+": 1,
-	mqtt.TopicRoot + "+/evt/+":     1,
+	wire.TopicRoot + "+/status":    1,
+	wire.TopicRoot + "+/info":      1,
+	wire.TopicRoot + "+/devices/+": 1,
+	wire.TopicRoot + "+/evt/+":     1,
 }
 
 func (f *fleet) handle(topic string, payload []byte) {
-	app, kind, rest, ok := mqtt.ParseTopic(topic)
+	app, kind, rest, ok := wire.ParseTopic(topic)
 	if !ok {
 		return
 	}
@@ -155,7 +155,7 @@ func (f *fleet) handle(topic string, payload []byte) {
 		if len(f.apps) >= maxAppliances {
 			return
 		}
-		a = &appliance{ID: app, Devices: map[string]mqtt.DevicePayload{}}
+		a = &appliance{ID: app, Devices: map[string]wire.DevicePayload{}}
 		f.apps[app] = a
 	}
 	seen := func(ts time.Time) {
@@ -164,8 +164,8 @@ func (f *fleet) handle(topic string, payload []byte) {
 		}
 	}
 	switch kind {
-	case mqtt.KindStatus:
-		p, err := mqtt.DecodeStatus(payload)
+	case wire.KindStatus:
+		p, err := wire.DecodeStatus(payload)
 		if err != nil {
 			f.bad++
 			return
@@ -174,16 +174,16 @@ func (f *fleet) handle(topic string, payload []byte) {
 			a.Status = &p
 		}
 		seen(p.TS)
-	case mqtt.KindInfo:
-		p, err := mqtt.DecodeInfo(payload)
+	case wire.KindInfo:
+		p, err := wire.DecodeInfo(payload)
 		if err != nil {
 			f.bad++
 			return
 		}
 		a.Info = &p
 		seen(p.TS)
-	case mqtt.KindDevice:
-		p, ok, err := mqtt.DecodeDevice(payload)
+	case wire.KindDevice:
+		p, ok, err := wire.DecodeDevice(payload)
 		switch {
 		case err != nil:
 			f.bad++
@@ -196,10 +196,10 @@ func (f *fleet) handle(topic string, payload []byte) {
 			}
 			seen(p.TS)
 		}
-	case mqtt.KindEvent:
+	case wire.KindEvent:
 		// Events only move "last seen": their ts is when they happened,
 		// which for historical ones may be long ago.
-		if p, err := mqtt.DecodeEvent(payload); err == nil && !p.Historical {
+		if p, err := wire.DecodeEvent(payload); err == nil && !p.Historical {
 			seen(p.TS)
 		}
 	default:
@@ -306,8 +306,8 @@ func collectLatest[T any](ctx context.Context, b *brokerFlags, filter string, ti
 	got := map[string]entry{}
 	var last time.Time
 	handler := func(_ paho.Client, m paho.Message) {
-		app, _, rest, ok := mqtt.ParseTopic(m.Topic())
-		if !ok || len(m.Payload()) == 0 || len(m.Payload()) > mqtt.MaxPayload {
+		app, _, rest, ok := wire.ParseTopic(m.Topic())
+		if !ok || len(m.Payload()) == 0 || len(m.Payload()) > wire.MaxPayload {
 			return
 		}
 		p, seq, ok := decode(rest, m.Payload())

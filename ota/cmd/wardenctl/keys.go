@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/camwarden/camwarden/firmware/atomicfile"
-	"github.com/camwarden/camwarden/firmware/report/mqtt"
+	"github.com/camwarden/camwarden/firmware/report/wire"
 	"github.com/camwarden/camwarden/ota/sign"
 )
 
@@ -35,7 +35,7 @@ const (
 )
 
 // KeysTopic is where the root-signed key set is retained for the fleet.
-const KeysTopic = mqtt.FleetTopic + "keys"
+const KeysTopic = wire.FleetTopic + "keys"
 
 func defaultKeyDir() string {
 	if d := os.Getenv("WARDENCTL_KEYS"); d != "" {

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/camwarden/camwarden/firmware/report/mqtt"
+	"github.com/camwarden/camwarden/firmware/report/wire"
 	"github.com/camwarden/camwarden/ota/update"
 )
 
@@ -31,7 +31,7 @@ type otaJob struct {
 
 // otaStatus mirrors firmware/app.OTAStatusPayload.
 type otaStatus struct {
-	mqtt.Header
+	wire.Header
 	update.Status
 }
 
@@ -64,9 +64,9 @@ func runOTA(ctx context.Context, args []string, out io.Writer) error {
 		if _, err := update.ParseJob(payload); err != nil {
 			return err
 		}
-		topic := mqtt.FleetTopic + update.TopicJob
+		topic := wire.FleetTopic + update.TopicJob
 		if *app != "" {
-			topic = mqtt.TopicRoot + *app + "/" + update.TopicJob
+			topic = wire.TopicRoot + *app + "/" + update.TopicJob
 		}
 		// Retained: appliances offline now pick the job up when they
 		// connect; one that already runs the version ignores it.
@@ -102,7 +102,7 @@ func runOTA(ctx context.Context, args []string, out io.Writer) error {
 
 // collectOTA gathers the retained ota/status of every appliance.
 func collectOTA(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration) (map[string]otaStatus, error) {
-	return collectLatest(ctx, b, mqtt.TopicRoot+"+/"+update.TopicStatus, timeout, quiet, func(_ string, raw []byte) (otaStatus, uint64, bool) {
+	return collectLatest(ctx, b, wire.TopicRoot+"+/"+update.TopicStatus, timeout, quiet, func(_ string, raw []byte) (otaStatus, uint64, bool) {
 		var p otaStatus
 		if err := json.Unmarshal(raw, &p); err != nil || p.Schema != update.SchemaStatus {
 			return p, 0, false

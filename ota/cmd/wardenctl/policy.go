@@ -16,7 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/camwarden/camwarden/firmware/report/mqtt"
+	"github.com/camwarden/camwarden/firmware/report/wire"
 	"github.com/camwarden/camwarden/ota/policy"
 	"github.com/camwarden/camwarden/ota/sign"
 )
@@ -68,12 +68,12 @@ func runPolicy(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		topic := mqtt.FleetTopic + "policy"
+		topic := wire.FleetTopic + "policy"
 		if *app != "" {
 			if *app == "fleet" || strings.ContainsAny(*app, "/+#") {
 				return fmt.Errorf("policy push: --appliance %q is not an appliance id", *app)
 			}
-			topic = mqtt.TopicRoot + *app + "/policy"
+			topic = wire.TopicRoot + *app + "/policy"
 		}
 		if err := publishRetained(ctx, &b, topic, raw); err != nil {
 			return err
@@ -220,13 +220,13 @@ func publishRetained(ctx context.Context, b *brokerFlags, topic string, payload 
 // reportedPayload mirrors firmware/app.ReportedPayload (wardenctl must not
 // import the firmware's wiring).
 type reportedPayload struct {
-	mqtt.Header
+	wire.Header
 	policy.Report
 }
 
 // collectReports gathers the retained policy/reported of every appliance.
 func collectReports(ctx context.Context, b *brokerFlags, timeout, quiet time.Duration) (map[string]reportedPayload, error) {
-	return collectLatest(ctx, b, mqtt.TopicRoot+"+/policy/reported", timeout, quiet, func(rest string, raw []byte) (reportedPayload, uint64, bool) {
+	return collectLatest(ctx, b, wire.TopicRoot+"+/policy/reported", timeout, quiet, func(rest string, raw []byte) (reportedPayload, uint64, bool) {
 		var p reportedPayload
 		if rest != "reported" {
 			return p, 0, false

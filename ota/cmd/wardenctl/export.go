@@ -38,7 +38,8 @@ type exportDoc struct {
 }
 
 var csvHeader = []string{"appliance", "mac", "ip", "maker", "brand", "model", "serial", "firmware", "flagged",
-	"confidence", "action", "vlan", "first_seen", "last_seen", "reported_at", "evidence", "conflicts", "status", "site"}
+	"confidence", "action", "vlan", "first_seen", "last_seen", "reported_at", "evidence", "conflicts", "status", "site",
+	"id", "behind", "cameras_behind", "review"}
 
 // filterFlags select devices in export, watch and report.
 type filterFlags struct {
@@ -193,7 +194,8 @@ func runExport(ctx context.Context, args []string, out io.Writer) error {
 			}
 			_ = w.Write([]string{d.Appliance, d.MAC, d.IP, d.Maker, d.Brand, d.Model, d.Serial, d.Firmware,
 				fmt.Sprint(d.Flagged), d.Confidence, d.Action, vlan(d.VLAN), ts(d.FirstSeen), ts(d.LastSeen),
-				ts(d.ReportedAt), strings.Join(ev, "; "), strings.Join(d.Conflicts, "; "), d.Status, d.Site})
+				ts(d.ReportedAt), strings.Join(ev, "; "), strings.Join(d.Conflicts, "; "), d.Status, d.Site,
+				d.ID, behindText(d.Behind), camerasBehind(d.CamerasBehind), strings.Join(d.Review, "; ")})
 		}
 		w.Flush()
 		if err := w.Error(); err != nil {
@@ -235,4 +237,19 @@ func ts(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// behindText says where a camera behind a recorder sits, in one CSV cell.
+func behindText(b *report.Behind) string {
+	if b == nil {
+		return ""
+	}
+	return strings.TrimSpace(fmt.Sprintf("recorder %s (%s) channel %d %s %s", b.NVR, b.NVRIP, b.Channel, b.IP, b.Protocol))
+}
+
+func camerasBehind(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprint(n)
 }

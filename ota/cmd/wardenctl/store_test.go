@@ -105,7 +105,7 @@ func TestExportAndWatchFromStore(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(csv), "\n"); len(lines) != 4 {
 		t.Fatalf("csv: %d lines, want header + 3:\n%s", len(lines), csv)
 	}
-	if !strings.Contains(csv, "site1-a,bc:ad:28:00:00:01,198.18.1.21,hikvision,LTS,DS-2CD2385G1-I") || !strings.Contains(csv, ",flagged,site1\n") {
+	if !strings.Contains(csv, "site1-a,bc:ad:28:00:00:01,198.18.1.21,hikvision,LTS,DS-2CD2385G1-I") || !strings.Contains(csv, ",flagged,site1,") {
 		t.Errorf("csv lacks the flagged camera:\n%s", csv)
 	}
 	var doc exportDoc

@@ -221,22 +221,26 @@ vlan)
   systemctl stop camwarden; find /var/lib/camwarden -mindepth 1 -delete
   write_config eth0.20 eth0.30
   check "config check (eth0.20 + eth0.30)" "two VLANs" camwarden config check --config $CONF
+  cur=$(journalctl -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
+  seen() { journalctl -u camwarden --after-cursor "$cur" -o cat --no-pager | grep 'msg=device ' | grep -i "mac=$1 ip=$2 " | grep -q "flagged=$3"; }
   t0=$(up); systemctl start camwarden
-  check "VLAN 20: hikvision flagged" "on eth0.20" wait_for 120 flagged "$MAC_HIK"
-  t_v=$(jmono "device flagged")
-  check "VLAN 20: relay cut" "GPIO$RELAY high" wait_for 30 relay_cut
-  result "VLAN start to verdict" PASS "$(sub "${t_v:-$t0}" "$t0")" "eth0.20"
-  check "VLAN 30: axis seen, not flagged" "$MAC_AXIS" bash -c "camwarden status --config $CONF; ! journalctl -b 0 -u camwarden -o cat --no-pager | grep 'device flagged' | grep -qi '$MAC_AXIS'"
+  # camsim answers its probes only on its untagged address, so over a VLAN the verdicts rest on what the
+  # capture and ARP give (the OUI: weak, alert); strong verdicts and the cut over 802.1Q are not covered yet.
+  check "VLAN 20: hikvision seen and flagged on eth0.20" "198.18.20.10, from the tagged capture" wait_for 120 seen "$MAC_HIK" 198.18.20.10 true
+  check "VLAN 30: axis seen on eth0.30, not flagged" "198.18.30.11" wait_for 60 seen "$MAC_AXIS" 198.18.30.11 false
+  result "VLAN start to first device" PASS "$(sub "$(up)" "$t0")" "two sub-interfaces in one daemon (interfaces=2)"
   # Upgrade as a user would, then purge.
   up_deb=$(ls $CW/debs/camwarden_*vmupgrade*_arm64.deb | head -1)
   old_pid=$(svc_pid)
   check "upgrade (dpkg -i newer)" "$(basename "$up_deb")" dpkg -i --force-confold "$up_deb"
-  check "upgrade restarted the service, kept config and cut" "new pid, conffile kept, relay high" bash -c "
+  appid=$(cat /etc/camwarden/appliance-id)
+  check "upgrade restarted the service, kept config and id" "new pid, conffile kept, same appliance id" bash -c "
     . /mnt/cw/guest/lib.sh; wait_for 60 systemctl is-active camwarden && [ \"\$(svc_pid)\" != $old_pid ] &&
-    grep -q eth0.30 $CONF && camwarden version | tee -a $RES/$STAGE.log | grep -q 99.0.0 && [ \$(line $RELAY) = 1 ]"
-  check "purge" "user, state, config gone" bash -c '
-    dpkg --purge camwarden && ! id camwarden && [ ! -e /var/lib/camwarden ] && [ ! -e /etc/camwarden ] &&
-    ! systemctl is-active camwarden'
+    grep -q eth0.30 $CONF && camwarden version | tee -a $RES/$STAGE.log | grep -q 99.0.0 && [ \"\$(cat /etc/camwarden/appliance-id)\" = $appid ]"
+  # The administrator's own files (here the repository CA) stay, as dpkg says; the package's go.
+  check "purge" "user, state, conffile and id gone; admin's CA kept" bash -c '
+    dpkg --purge camwarden && ! id camwarden && [ ! -e /var/lib/camwarden ] && [ ! -e /etc/camwarden/camwarden.yaml ] &&
+    [ ! -e /etc/camwarden/appliance-id ] && ! systemctl is-active camwarden'
   done_stage; systemctl poweroff ;;
 *) log "unknown stage"; done_stage; systemctl poweroff ;;
 esac

@@ -10,7 +10,7 @@ set -euo pipefail
 want=${1:-test}
 test_pkgs=(iproute2 iputils-ping mosquitto mosquitto-clients wsdd wsdd2 dnsmasq udhcpc lldpd avahi-daemon avahi-utils
   miniupnpd python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  systemd dpkg-dev qemu-user-static tshark snmpd postgresql chromium poppler-utils)
+  systemd dpkg-dev qemu-user-static tshark snmpd postgresql chromium poppler-utils fonts-dejavu-core)
 bench_pkgs=(nmap arp-scan tshark)
 # make test-vm: the emulated arm64 machine, its root file system, and the gpio-sim module build.
 vm_pkgs=(qemu-system-arm mmdebstrap arch-test qemu-user-static e2fsprogs openssl xz-utils kmod make gcc-aarch64-linux-gnu)

@@ -27,9 +27,13 @@ RUN=$(mktemp -d /tmp/camwarden-vm.XXXXXX)
 SHARE=$RUN/share
 mkdir -p "$SHARE/bin" "$SHARE/debs" "$SHARE/results"
 QPID=
+LOGS=${VM_LOGS:-/tmp/camwarden-vm-logs}
+# Teardown: qemu by its pid, the logs kept in LOGS, the run directory (disk, share) removed unless VM_KEEP=1.
 cleanup() {
   if [ -n "$QPID" ] && kill -0 "$QPID" 2>/dev/null; then kill -KILL "$QPID" 2>/dev/null || true; fi
-  if [ "${VM_KEEP:-0}" != 1 ]; then rm -f "$RUN/disk.img"; fi
+  rm -rf "$LOGS"; mkdir -p "$LOGS"
+  cp "$RUN"/console-*.log "$SHARE"/results/* "$LOGS/" 2>/dev/null || true
+  if [ "${VM_KEEP:-0}" != 1 ]; then rm -rf "$RUN"; fi
 }
 trap cleanup EXIT
 
@@ -122,9 +126,6 @@ for s in $STAGES; do
 done
 
 # The table, and the verdict.
-LOGS=${VM_LOGS:-/tmp/camwarden-vm-logs}
-rm -rf "$LOGS"; mkdir -p "$LOGS"
-cp "$RUN"/console-*.log "$SHARE"/results/* "$LOGS/" 2>/dev/null || true
 echo
 echo "camwarden on Debian 12 arm64 (qemu-system-aarch64 -M virt, $( [ -w /dev/kvm ] && [ "$(uname -m)" = aarch64 ] && echo KVM || echo TCG))"
 printf '  machine: %s s (%s; cache %s)   artifacts: %s s\n' "$T_MACHINE" "$([ $cached = yes ] && echo warm || echo cold build)" "$VM_MACHINE" "$T_ARTIFACTS"
@@ -135,8 +136,8 @@ printf '  %-9s %-52s %-4s %8s  %s\n' stage check "" seconds detail
 while IFS=$'\t' read -r st name res secs detail; do
   printf '  %-9s %-52s %-4s %8s  %s\n' "$st" "$name" "$res" "$secs" "$detail"
   [ "$res" = PASS ] || fail=$((fail + 1))
-done < "$SHARE/results/table.tsv"
-n=$(wc -l < "$SHARE/results/table.tsv")
+done < <(cat "$SHARE/results/table.tsv" 2>/dev/null)
+n=$(cat "$SHARE/results/table.tsv" 2>/dev/null | wc -l)
 echo
 [ -f "$SHARE/results/timings.txt" ] && sed 's/^/  timings: /' "$SHARE/results/timings.txt"
 echo "  total $(el "$T_ALL") s; $((n - fail))/$n passed; logs in $LOGS"

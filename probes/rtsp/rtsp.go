@@ -92,7 +92,7 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 		now = p.Now
 	}
 	addr := netip.AddrPortFrom(t.IP, uint16(port)).String()
-	ctx, conn, release, err := probes.DialWithin(ctx, p.Dial, addr, cmp.Or(p.Timeout, DefaultTimeout))
+	_, conn, release, err := probes.DialWithin(ctx, p.Dial, addr, cmp.Or(p.Timeout, DefaultTimeout))
 	if err != nil {
 		return fmt.Errorf("rtsp: dial %s: %w", addr, err)
 	}

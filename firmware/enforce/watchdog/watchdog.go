@@ -90,8 +90,24 @@ func New(o Options) (*Watchdog, error) {
 			return nil, fmt.Errorf("watchdog: open %s: %w", o.Device, err)
 		}
 		w.dev = f
+		// Keepalives at half systemd's WatchdogSec can be too slow for the
+		// hardware: a Raspberry Pi's bcm2835-wdt allows about 16 s and a
+		// board may set less, so a loaded box would be reset while healthy.
+		// Kick at least twice per hardware timeout.
+		if o.Interval <= 0 {
+			w.interval = keepaliveInterval(w.interval, hardwareTimeout(f))
+		}
 	}
 	return w, nil
+}
+
+// keepaliveInterval is the systemd-derived period, shortened to half the
+// hardware watchdog's timeout (0: unknown) when that is shorter.
+func keepaliveInterval(systemd, hw time.Duration) time.Duration {
+	if hw > 0 && systemd > hw/2 {
+		return hw / 2
+	}
+	return systemd
 }
 
 // Interval is the keepalive period in use.

@@ -157,3 +157,20 @@ func TestMissingDevice(t *testing.T) {
 		t.Fatalf("New = %v", err)
 	}
 }
+
+// The hardware's timeout bounds the keepalive period: half of it, when
+// systemd's WatchdogSec/2 would be longer (a Pi's bcm2835-wdt allows
+// about 16 s; the emulated i6300esb was set to 10 s and reset a healthy
+// box kicking every 15 s).
+func TestKeepaliveIntervalRespectsHardware(t *testing.T) {
+	for _, c := range []struct{ systemd, hw, want time.Duration }{
+		{15 * time.Second, 10 * time.Second, 5 * time.Second},
+		{15 * time.Second, 0, 15 * time.Second},
+		{5 * time.Second, 60 * time.Second, 5 * time.Second},
+		{15 * time.Second, 16 * time.Second, 8 * time.Second},
+	} {
+		if got := keepaliveInterval(c.systemd, c.hw); got != c.want {
+			t.Errorf("keepaliveInterval(%v, %v) = %v, want %v", c.systemd, c.hw, got, c.want)
+		}
+	}
+}

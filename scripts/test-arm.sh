@@ -71,7 +71,8 @@ done
 # Better as guards in the tests themselves (CAMWARDEN_EMULATED=1 is set for that); until then:
 skip=(
 	# re-exec os.Args[0], an ARM binary the host kernel cannot run without binfmt_misc
-	TestWillOnSIGKILL TestNothingLostAcrossPublisherSIGKILL
+	TestWillOnSIGKILL TestNothingLostAcrossPublisherSIGKILL TestNothingAckedLostOnKill
+	TestIngestExactlyOnceAcrossFailures
 	# run "go build" for a host binary from inside the test (inherits GOARCH, needs the module cache)
 	TestRunBinaryOnLoopback TestEndToEnd
 	# qemu-user answers setsockopt(IP_MULTICAST_IF) with ENOPROTOOPT

@@ -3,7 +3,9 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -321,6 +323,8 @@ func statusOf(d Device) string {
 // Reject keeps a message the database refused, so a person can look at it
 // and the stream can move on.
 func (s *Store) Reject(ctx context.Context, topic string, payload []byte, reason error) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO rejected (topic, payload, error) VALUES ($1, $2, $3)`, topic, payload, reason.Error())
+	sum := sha256.Sum256(append([]byte(topic+"\x00"), payload...))
+	_, err := s.pool.Exec(ctx, `INSERT INTO rejected (topic, payload, error, digest) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (digest) DO NOTHING`, topic, payload, reason.Error(), hex.EncodeToString(sum[:]))
 	return err
 }

@@ -124,6 +124,13 @@ func (f *framer) next() error {
 			f.order = binary.BigEndian
 		}
 		f.started = true
+		// The reader behind us keeps snaplen as an int: on a 32-bit board
+		// (a Pi Zero) a header claiming 2 GiB or more turns negative and
+		// every record reads as too long. Records are held to
+		// maxRecordLen here anyway, so a larger snaplen says nothing more.
+		if f.order.Uint32(f.buf[16:20]) > maxRecordLen {
+			f.order.PutUint32(f.buf[16:20], maxRecordLen)
+		}
 		f.hdr = f.buf[:24]
 		return nil
 	}

@@ -207,7 +207,7 @@ func (r *ingestRun) stop() []int64 {
 		}
 		if p.ProcessState != nil {
 			if ru, ok := p.ProcessState.SysUsage().(*syscall.Rusage); ok {
-				r.rss = append(r.rss, ru.Maxrss*1024)
+				r.rss = append(r.rss, int64(ru.Maxrss)*1024)
 			}
 		}
 	}
@@ -408,7 +408,7 @@ func (b *fleetBench) timeCmd(ctx context.Context, args ...string) (time.Duration
 	}
 	var rss int64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss * 1024
+		rss = int64(ru.Maxrss) * 1024
 	}
 	return took, rss, nil
 }

@@ -270,7 +270,15 @@ func activeTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *l
 	verdictAt, isolateAt, cutAt := awaitReaction(ctx, d, lw, mac, 30*time.Second)
 	first, ok := sn.firstARP(addr)
 	if !ok {
-		return tr, fmt.Errorf("no ARP request for %s seen on the bridge", addr)
+		// The daemon can know the camera before its sweep's request for it
+		// reaches the sniffer (the appliance's kernel still holds the
+		// neighbour entry of the previous trial, and a probe's answer comes
+		// first); the trial then counts only from the daemon's start.
+		if cutAt.IsZero() {
+			return tr, fmt.Errorf("no ARP request for %s seen on the bridge, and no cut within 30s\n%s", addr, d.logTail())
+		}
+		tr.fromStart = cutAt.Sub(started)
+		return tr, nil
 	}
 	since := func(t time.Time) time.Duration {
 		if t.IsZero() {

@@ -58,24 +58,23 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	// late). Bounded by the inventory's size.
 	var mu sync.Mutex
 	unprobed := map[string]bool{}
-	p.OnAnnounce = func(d inventory.Device, names []string) {
-		if !probes.InSubnets(d.IP, link.Subnets) {
-			return // seen on the link, outside the subnets the survey may ask
-		}
-		mu.Lock()
-		unprobed[d.MAC] = true
-		mu.Unlock()
-		s.EnqueueProbes(d.MAC, names)
-	}
-	p.OnAddress = func(d inventory.Device) {
+	// ask queues d (every prober when names is nil) unless its address is
+	// outside the subnets the survey may ask.
+	ask := func(d inventory.Device, names []string) {
 		if !probes.InSubnets(d.IP, link.Subnets) {
 			return
 		}
 		mu.Lock()
 		unprobed[d.MAC] = true
 		mu.Unlock()
-		s.Enqueue(d.MAC)
+		if names == nil {
+			s.Enqueue(d.MAC)
+		} else {
+			s.EnqueueProbes(d.MAC, names)
+		}
 	}
+	p.OnAnnounce = ask
+	p.OnAddress = func(d inventory.Device) { ask(d, nil) }
 	s.Done = func(mac string, probed bool) {
 		if probed {
 			inv.MarkProbed(mac, o.Now())

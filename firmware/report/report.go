@@ -133,3 +133,26 @@ type Reporter interface {
 	Status(ctx context.Context, s Status) error   // retained appliance state
 	Close() error
 }
+
+// Pending is an event a Queuer accepted whose commit may still be in
+// flight: it is durable only once Wait returns nil.
+type Pending interface {
+	Wait(ctx context.Context) error
+}
+
+// Queuer is a Reporter that takes a burst without a round trip per item:
+// the pipeline reporting 500 devices after a PoE switch powers up must not
+// wait one broker acknowledgement and one fsync per device while a
+// restricted camera further down its queue waits to be classified.
+//
+// QueueDevice publishes retained state without waiting for the broker (the
+// reporter remembers the latest state per device and republishes it after a
+// lost publish, so nothing waits on the acknowledgement). QueueEvent hands
+// the event to the durable queue and returns at once; events one goroutine
+// queues keep their order, and one Wait on the last of a burst usually
+// covers the whole burst's fsync. Nothing is durable, and a caller must not
+// treat it as sent, before its Pending's Wait returns nil.
+type Queuer interface {
+	QueueDevice(d Device) error
+	QueueEvent(e Event) Pending
+}

@@ -454,9 +454,37 @@ func normMAC(mac string) (string, error) {
 // it is republished on every reconnect. While the link is down it only
 // remembers. It waits for PUBACK (or ctx) when connected.
 func (c *Client) Device(ctx context.Context, d report.Device) error {
+	mac, tok, err := c.publishDevice(d)
+	if err != nil || tok == nil {
+		return err
+	}
+	if err := waitToken(ctx, tok); err != nil {
+		return fmt.Errorf("mqtt: publish device %s: %w", mac, err)
+	}
+	// A failed publish means the link dropped; the reconnect republishes.
+	return nil
+}
+
+// QueueDevice is Device without the wait for PUBACK (report.Queuer): the
+// state is remembered before the publish starts, and a publish lost with
+// the link is repeated by the reconnect, so waiting buys the caller only a
+// broker round trip per device.
+func (c *Client) QueueDevice(d report.Device) error {
+	_, _, err := c.publishDevice(d)
+	return err
+}
+
+// QueueEvent is Enqueue behind the report.Queuer interface.
+func (c *Client) QueueEvent(e report.Event) report.Pending { return c.Enqueue(e) }
+
+var _ report.Queuer = (*Client)(nil)
+
+// publishDevice remembers d and starts its publish when connected (tok nil
+// when the link is down).
+func (c *Client) publishDevice(d report.Device) (string, paho.Token, error) {
 	mac, err := normMAC(wire.DeviceTopicLevel(d.Key()))
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if d.ID == "" {
 		d.MAC = mac
@@ -472,14 +500,7 @@ func (c *Client) Device(ctx context.Context, d report.Device) error {
 		tok = pc.Publish(c.prefix+"devices/"+mac, 1, true, c.marshal(DevicePayload{Header: c.header(SchemaDevice), Device: d}))
 	}
 	c.retMu.Unlock()
-	if tok == nil {
-		return nil
-	}
-	if err := waitToken(ctx, tok); err != nil {
-		return fmt.Errorf("mqtt: publish device %s: %w", mac, err)
-	}
-	// A failed publish means the link dropped; the reconnect republishes.
-	return nil
+	return mac, tok, nil
 }
 
 // Forget clears devices/{mac} with an empty retained message (now, or on the

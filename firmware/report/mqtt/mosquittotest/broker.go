@@ -280,6 +280,21 @@ func (b *Broker) Restart() {
 // waits; it is a no-op when stopped.
 func (b *Broker) Stop() { b.signal(syscall.SIGTERM) }
 
+// Pause freezes the broker (SIGSTOP): connections stay open but nothing is
+// acknowledged, as with a broker stalled behind a slow link. Resume undoes it.
+func (b *Broker) Pause() { b.hold(syscall.SIGSTOP) }
+
+// Resume lets a paused broker run again (SIGCONT).
+func (b *Broker) Resume() { b.hold(syscall.SIGCONT) }
+
+func (b *Broker) hold(sig syscall.Signal) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd != nil {
+		_ = b.cmd.Process.Signal(sig)
+	}
+}
+
 // Kill ends the broker with SIGKILL.
 func (b *Broker) Kill() { b.signal(syscall.SIGKILL) }
 

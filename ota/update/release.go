@@ -33,6 +33,10 @@ const (
 	// MaxValidity bounds expires - issued_at: a release that stays valid for
 	// years defeats freeze protection.
 	MaxValidity = 400 * 24 * time.Hour
+	// MaxMinTrial bounds a release's min_trial_seconds: a trial that can
+	// never end would keep the previous slot as the rollback target, and
+	// block every later update, for as long as the publisher said.
+	MaxMinTrial = 24 * time.Hour
 )
 
 // Architectures a release can target.
@@ -50,7 +54,17 @@ type Release struct {
 	IssuedAt      time.Time `json:"issued_at"`
 	Expires       time.Time `json:"expires"`
 	Targets       []Target  `json:"targets"`
+	// MinTrialSeconds is how long the release must stay healthy, without a
+	// break, before it commits (0: it commits as soon as the gate passes).
+	// A health gate sees a process that has just started; problems that
+	// take minutes to show (a leak, a watchdog stall, a peer that drops the
+	// new firmware after a while) need the trial to last. It is signed with
+	// the release because the publisher knows what its release risks.
+	MinTrialSeconds int64 `json:"min_trial_seconds,omitempty"`
 }
+
+// MinTrial is the release's minimum healthy period.
+func (r *Release) MinTrial() time.Duration { return time.Duration(r.MinTrialSeconds) * time.Second }
 
 // Target is one architecture's binary.
 type Target struct {
@@ -93,6 +107,8 @@ func (r *Release) Validate() error {
 		return errors.New("targets: none")
 	case len(r.Targets) > MaxTargets:
 		return fmt.Errorf("targets: %d, more than %d", len(r.Targets), MaxTargets)
+	case r.MinTrialSeconds < 0 || r.MinTrialSeconds > int64(MaxMinTrial/time.Second):
+		return fmt.Errorf("min_trial_seconds: %d, want 0..%d", r.MinTrialSeconds, int64(MaxMinTrial/time.Second))
 	}
 	seen := map[string]bool{}
 	for i, t := range r.Targets {

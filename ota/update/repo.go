@@ -24,6 +24,7 @@ type Spec struct {
 	IssuedAt      time.Time
 	Expires       time.Time
 	Binaries      map[string]string // arch -> path of the binary
+	MinTrial      time.Duration     // Release.MinTrialSeconds (whole seconds)
 }
 
 // WriteRelease writes a static repository into dir: each binary copied to
@@ -40,7 +41,7 @@ func WriteRelease(dir string, key sign.PrivateKey, s Spec) (*Release, error) {
 	if len(s.Binaries) == 0 {
 		return nil, errors.New("update: release: no binaries")
 	}
-	r := &Release{Type: ReleaseType, Version: s.Version, SecurityEpoch: s.SecurityEpoch,
+	r := &Release{Type: ReleaseType, Version: s.Version, SecurityEpoch: s.SecurityEpoch, MinTrialSeconds: int64(s.MinTrial / time.Second),
 		IssuedAt: s.IssuedAt.UTC().Truncate(time.Second), Expires: s.Expires.UTC().Truncate(time.Second)}
 	arches := make([]string, 0, len(s.Binaries))
 	for a := range s.Binaries {

@@ -67,6 +67,9 @@ type Trial struct {
 	// release was installed: the gate demands it again only then.
 	BrokerWasUp bool      `json:"broker_was_up"`
 	InstalledAt time.Time `json:"installed_at"`
+	// MinTrialSeconds is the release's minimum healthy period, kept here
+	// because the trial process does not fetch the metadata again.
+	MinTrialSeconds int64 `json:"min_trial_seconds,omitempty"`
 }
 
 // Outcome is the last finished update, reported on ota/status.

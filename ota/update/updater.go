@@ -90,6 +90,12 @@ type Options struct {
 	BrokerUp func() bool
 	// TrialTimeout is how long the gate has to pass (default 2 minutes).
 	TrialTimeout time.Duration
+	// MinTrial is the appliance's own minimum healthy period; a release
+	// that asks for longer (Release.MinTrialSeconds) gets longer. The gate
+	// must pass at every poll for this long, within one start of the trial
+	// process, before the release commits: a reboot or crash during that
+	// time starts the period again (and counts a boot attempt). Default 0.
+	MinTrial time.Duration
 	// GateInterval is how often the gate is polled (default 2 seconds).
 	GateInterval time.Duration
 	Now          func() time.Time
@@ -257,7 +263,8 @@ func (u *Updater) Install(ctx context.Context, job Job) error {
 	brokerUp := u.opts.BrokerUp != nil && u.opts.BrokerUp()
 	st.Slots[slot] = SlotInfo{Version: rel.Version, SHA256: tgt.SHA256}
 	st.Trial = &Trial{Slot: slot, Version: rel.Version, SHA256: tgt.SHA256, SecurityEpoch: rel.SecurityEpoch,
-		IssuedAt: rel.IssuedAt.UTC(), BrokerWasUp: brokerUp, InstalledAt: u.opts.Now().UTC()}
+		IssuedAt: rel.IssuedAt.UTC(), BrokerWasUp: brokerUp, InstalledAt: u.opts.Now().UTC(),
+		MinTrialSeconds: rel.MinTrialSeconds}
 	st.Last = &Outcome{State: StateInstalled, Version: rel.Version, At: u.opts.Now().UTC(), Job: job.key()}
 	if err := u.store.Save(st); err != nil {
 		return u.refuse(job, running, fail(CodeInstall, false, "%v", err), true)
@@ -361,27 +368,58 @@ func (u *Updater) RunTrial(ctx context.Context, d Decision, gate Gate) error {
 	if err := u.store.hit(StepTrial); err != nil {
 		return err
 	}
-	gctx, cancel := context.WithTimeout(ctx, u.opts.TrialTimeout)
+	// The gate has TrialTimeout to start passing and must then keep
+	// passing for the minimum period; a failure in between starts the
+	// period again, and the deadline stays.
+	minTrial := max(u.opts.MinTrial, time.Duration(t.MinTrialSeconds)*time.Second)
+	limit := u.opts.TrialTimeout + minTrial
+	gctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var gerr error
+	var healthySince time.Time // monotonic (time.Now), whatever Options.Now says
 	for {
 		if err := u.store.hit(StepGate); err != nil {
 			return err
 		}
-		if gerr = gate(gctx, t); gerr == nil {
-			break
+		gerr = gate(gctx, t)
+		if gerr == nil {
+			if healthySince.IsZero() {
+				healthySince = time.Now()
+				if minTrial > 0 {
+					u.log.Info("update: trial healthy; commits if it stays so", "version", t.Version, "min_trial", minTrial,
+						"attempt", t.Attempts)
+				}
+			}
+			if time.Since(healthySince) >= minTrial {
+				break
+			}
+		} else if !healthySince.IsZero() {
+			u.log.Warn("update: trial unhealthy again; minimum period restarts", "version", t.Version, "err", gerr)
+			healthySince = time.Time{}
 		}
 		if ctx.Err() != nil {
 			// The app is stopping (not the gate failing): the next start
 			// tries again, counted by Boot.
 			return ctx.Err()
 		}
-		if err := sleepCtx(gctx, u.opts.GateInterval); err != nil {
+		wait := u.opts.GateInterval
+		if gerr == nil {
+			wait = min(wait, minTrial-time.Since(healthySince))
+		}
+		if err := sleepCtx(gctx, wait); err != nil {
+			if ctx.Err() != nil {
+				// Stopping (a reboot, a service restart) is not a failed
+				// trial: the next start resumes it, counted by Boot.
+				return ctx.Err()
+			}
+			if gerr == nil {
+				gerr = fmt.Errorf("healthy for %s of the %s minimum when the trial ran out", time.Since(healthySince).Round(time.Second), minTrial)
+			}
 			break
 		}
 	}
 	if gerr != nil {
-		if err := u.Rollback(CodeGate, fmt.Sprintf("health gate not passed within %s: %v", u.opts.TrialTimeout, gerr)); err != nil {
+		if err := u.Rollback(CodeGate, fmt.Sprintf("health gate not passed within %s: %v", limit, gerr)); err != nil {
 			return err
 		}
 		if u.opts.Restart != nil {

@@ -59,6 +59,7 @@ func runRelease(_ context.Context, args []string, out io.Writer) error {
 	epoch := fs.Uint64("epoch", 1, "security epoch: raise it to forbid any downgrade below this release once committed")
 	expires := fs.String("expires", "720h", "metadata lifetime (duration from now, or RFC 3339 time); re-release before it")
 	outDir := fs.String("out", "", "repository directory to write (created; other releases in it are kept)")
+	minTrial := fs.Duration("min-trial", 0, "how long the release must stay healthy on trial before it commits (whole seconds, at most 24h)")
 	bins := binFlags{}
 	fs.Var(bins, "bin", "ARCH=PATH of a binary (arm64, armv7, armv6, amd64); repeat per architecture")
 	if err := parseFlags(fs, args); err != nil {
@@ -73,6 +74,8 @@ func runRelease(_ context.Context, args []string, out io.Writer) error {
 		return errors.New("at least one --bin ARCH=PATH is required")
 	case *epoch == 0:
 		return errors.New("--epoch must be at least 1")
+	case *minTrial < 0 || *minTrial > update.MaxMinTrial:
+		return fmt.Errorf("--min-trial %s: want 0..%s", *minTrial, update.MaxMinTrial)
 	}
 	now := nowFn().UTC()
 	exp, err := parseExpiry(*expires, now)
@@ -88,7 +91,7 @@ func runRelease(_ context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	r, err := update.WriteRelease(*outDir, k, update.Spec{Version: *version, SecurityEpoch: *epoch, IssuedAt: now,
-		Expires: exp, Binaries: bins})
+		Expires: exp, Binaries: bins, MinTrial: *minTrial})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/html"
+
 	"github.com/camwarden/camwarden/firmware/report"
 	"github.com/camwarden/camwarden/firmware/report/riskreport"
 	"github.com/camwarden/camwarden/scripts/lab/labtest"
@@ -86,6 +88,70 @@ func TestRenderHTML(t *testing.T) {
 	other.Devices[0].Serial = "X"
 	if d2, _ := other.Digest(); d1 == d2 || !strings.Contains(html, d1) {
 		t.Errorf("digest does not follow the data or is missing")
+	}
+}
+
+// TestHostileStringsStayText puts markup into every kind of place a
+// device or an operator can fill (text, a class attribute, the title, table
+// cells) and parses the page as a browser would: the strings must come back
+// as the same text or attribute value, and no element may appear that the
+// report does not write itself.
+func TestHostileStringsStayText(t *testing.T) {
+	d := sample()
+	hostile := map[string]bool{}
+	set := func(p *string, s string) { *p = s; hostile[s] = false }
+	set(&d.Scope, `Site <i>x</i>`)
+	set(&d.Devices[0].Model, `<script>alert(1)</script>"'&amp;`)
+	set(&d.Devices[0].Serial, `</dd><img src=x onerror=alert(2)>`)
+	set(&d.Devices[1].Firmware, `V1 <!-- comment`)
+	set(&d.Devices[4].Model, `<svg onload=alert(3)>`)
+	set(&d.Actions[0].Detail, `<b>bold</b>`)
+	set(&d.Exceptions[0].Reason, `"><iframe src=//x>`)
+	d.Devices[0].Action = `isolate" onmouseover="alert(4)`
+	var b bytes.Buffer
+	if err := riskreport.Render(&b, d, time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{}
+	for _, tag := range strings.Fields("html head meta title style body main header h1 p dl dt dd section h2 div b span " +
+		"figure svg text rect figcaption table colgroup col tr th td h3 ul li h4 footer") {
+		allowed[tag] = true
+	}
+	pillClass := false
+	z := html.NewTokenizer(&b)
+	var text strings.Builder
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break
+		}
+		tok := z.Token()
+		switch tt {
+		case html.StartTagToken, html.SelfClosingTagToken:
+			if !allowed[tok.Data] {
+				t.Errorf("element <%s> in the report: device text became markup", tok.Data)
+			}
+			for _, a := range tok.Attr {
+				if strings.HasPrefix(a.Key, "on") || a.Key == "src" {
+					t.Errorf("attribute %s=%q on <%s>", a.Key, a.Val, tok.Data)
+				}
+				if a.Key == "class" && a.Val == "pill "+d.Devices[0].Action {
+					pillClass = true
+				}
+			}
+		case html.CommentToken:
+			t.Errorf("comment in the report: %q", tok.Data)
+		case html.TextToken:
+			text.WriteString(tok.Data)
+		}
+	}
+	if !pillClass {
+		t.Errorf("the action's class attribute did not come back whole")
+	}
+	for s := range hostile {
+		if !strings.Contains(text.String(), s) {
+			t.Errorf("%q is not in the report's text", s)
+		}
 	}
 }
 

@@ -4,12 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
-	"periph.io/x/host/v3"
+	// Only the Linux GPIO character device driver is linked in. A Pi's
+	// gpiochip and the test VM's gpio-sim both expose their lines there,
+	// under names the config uses ("GPIO17"). host.Init would also register
+	// every SoC and board driver periph knows (Allwinner, BeagleBone,
+	// Odroid, sysfs, 1-wire...), about 300 KB on arm64 for pins camwarden
+	// never drives.
+	"periph.io/x/host/v3/gpioioctl"
 
 	"github.com/camwarden/camwarden/board"
 )
@@ -39,16 +48,64 @@ type Board struct {
 	closed bool
 }
 
-// Open initialises the host's GPIO drivers and builds the board from cfg,
-// resolving pin names through the host registry ("GPIO17").
+// Open initialises the GPIO character device driver and builds the board
+// from cfg, resolving pin names through the host registry ("GPIO17").
 func Open(cfg Config, log *slog.Logger) (*Board, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := host.Init(); err != nil {
+	if _, err := driverreg.Init(); err != nil {
 		return nil, fmt.Errorf("periph: host init: %w", err)
 	}
-	return New(cfg, func(name string) gpio.PinIO { return gpioreg.ByName(name) }, Options{Log: log})
+	return New(cfg, hostPin, Options{Log: log})
+}
+
+// hostPin finds a pin by the name its chip gives the line. A name the
+// chips do not use but that reads "GPIOn" is BCM line n of the Pi's SoC
+// chip: mainline kernels name some header lines after their function
+// ("SDA1" for GPIO2, "TXD1" for GPIO14) where the Raspberry Pi kernel says
+// "GPIO2", and periph's bcm283x driver, which this build no longer links,
+// answered to "GPIOn" on both.
+func hostPin(name string) gpio.PinIO {
+	if p := gpioreg.ByName(name); p != nil {
+		return p
+	}
+	labels := make([]string, len(gpioioctl.Chips))
+	for i, c := range gpioioctl.Chips {
+		labels[i] = c.Label()
+	}
+	chip, n, ok := socLine(name, labels)
+	if !ok {
+		return nil
+	}
+	if l := gpioioctl.Chips[chip].ByNumber(n); l != nil {
+		return l
+	}
+	return nil
+}
+
+// socLine says which chip (an index into labels) and line a "GPIOn" name
+// means when no chip names a line that way: line n of the chip that carries
+// the Pi's 40-pin header. On a Pi 5 that is RP1, not the BCM2712's own
+// controllers (which sort first); on earlier Pis the BCM2835/BCM2711 one
+// (the kernel labels BCM2837's pinctrl-bcm2835 too).
+func socLine(name string, labels []string) (chip, line int, ok bool) {
+	num, found := strings.CutPrefix(name, "GPIO")
+	if !found {
+		return 0, 0, false
+	}
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 0 || strconv.Itoa(n) != num {
+		return 0, 0, false
+	}
+	for _, want := range []string{"pinctrl-rp1", "pinctrl-bcm2835", "pinctrl-bcm2711"} {
+		for i, l := range labels {
+			if strings.HasPrefix(l, want) {
+				return i, n, true
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // New builds the board from cfg with pins from lookup (gpioreg.ByName on a

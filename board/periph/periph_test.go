@@ -339,3 +339,35 @@ func TestOpenOnHostWithoutPin(t *testing.T) {
 		t.Fatalf("Open = %v", err)
 	}
 }
+
+// TestSocLine: a "GPIOn" name that no chip uses is line n of the chip that
+// carries the Pi's header, and of no other chip.
+func TestSocLine(t *testing.T) {
+	pi4 := []string{"pinctrl-bcm2711", "raspberrypi-exp-gpio"}
+	pi5 := []string{"pinctrl-bcm2712@7d504100", "pinctrl-bcm2712@7d517c00", "pinctrl-rp1", "rp1-firmware-gpio"}
+	vm := []string{"9030000.pl061", "gpio-sim.0-node0"}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		chip   int
+		line   int
+		ok     bool
+	}{
+		{"GPIO2", pi4, 0, 2, true},
+		{"GPIO57", pi4, 0, 57, true},
+		{"GPIO14", pi5, 2, 14, true},
+		{"GPIO0", []string{"pinctrl-bcm2835"}, 0, 0, true},
+		{"GPIO17", vm, 0, 0, false}, // the VM names its lines; nothing to guess
+		{"GPIO17", nil, 0, 0, false},
+		{"GPIO017", pi4, 0, 0, false},
+		{"GPIO-1", pi4, 0, 0, false},
+		{"GPIO", pi4, 0, 0, false},
+		{"SDA1", pi4, 0, 0, false},
+		{"gpio17", pi4, 0, 0, false},
+	} {
+		chip, line, ok := socLine(c.name, c.labels)
+		if ok != c.ok || (ok && (chip != c.chip || line != c.line)) {
+			t.Errorf("socLine(%q, %v) = %d, %d, %v; want %d, %d, %v", c.name, c.labels, chip, line, ok, c.chip, c.line, c.ok)
+		}
+	}
+}

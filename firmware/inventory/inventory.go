@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,10 +109,17 @@ type Options struct {
 	MaxFacts   int    // per device; least recently seen facts are evicted beyond this
 	Now        func() time.Time
 	Log        *slog.Logger
-	// SeenStep is how far LastSeen must move before a sighting alone makes
-	// the device worth rewriting (default 1 minute; negative: every
-	// sighting). New facts, a new IP or VLAN, ProbedAt and Keep changes
-	// are written at the next Flush regardless: only idle chatter waits.
+	// SeenStep is how often sightings alone reach the disk (default 10
+	// minutes; negative: at every Flush). New facts, a new IP or VLAN,
+	// ProbedAt and Keep changes are written at the next Flush regardless:
+	// only idle chatter waits. Sightings are written in one batch per step
+	// into a small bucket of their own (MAC -> time), because bbolt copies
+	// every page a transaction touches: a few devices refreshed at every
+	// 2 s flush rewrote pages all over the file, a day's worth of gigabytes
+	// on an SD card. A one-frame MAC (no Keep, at most one fact) is first
+	// written with that batch too, so a MAC flood evicted within the step
+	// costs the disk nothing. A power cut loses at most one step of
+	// LastSeen; Close writes everything.
 	SeenStep time.Duration
 	// OnEvict is called with each MAC evicted for room, after the lock is
 	// released, on the goroutine that called Merge, so structures kept per
@@ -141,7 +149,11 @@ type Inventory struct {
 	devices map[string]*entry
 	byIP    map[netip.Addr]string
 	dirty   map[string]bool // MAC -> present (false: delete)
-	stats   Stats
+	// seen holds devices whose LastSeen moved since it was last written,
+	// and new one-frame devices not yet written: the next sightings batch.
+	seen   map[string]struct{}
+	seenAt time.Time // when the last sightings batch was written
+	stats  Stats
 	// ranks holds every device in one list per eviction rank, least
 	// recently seen at the head, so eviction takes the head of the lowest
 	// non-empty rank in O(1) instead of scanning the map.
@@ -242,7 +254,10 @@ func (inv *Inventory) place(e *entry, listed bool) {
 	inv.ranks[e.rank].insert(e)
 }
 
-var bucket = []byte("devices/v1")
+var (
+	bucket     = []byte("devices/v1")
+	seenBucket = []byte("seen/v1") // MAC -> LastSeen, 8 bytes of Unix ns
+)
 
 // Open loads the inventory from opts.Path (creating it) or starts empty.
 func Open(opts Options) (*Inventory, error) {
@@ -259,7 +274,7 @@ func Open(opts Options) (*Inventory, error) {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	if opts.SeenStep == 0 {
-		opts.SeenStep = time.Minute
+		opts.SeenStep = 10 * time.Minute
 	}
 	if opts.EvictLogEvery <= 0 {
 		opts.EvictLogEvery = time.Minute
@@ -269,11 +284,16 @@ func Open(opts Options) (*Inventory, error) {
 		devices: map[string]*entry{},
 		byIP:    map[netip.Addr]string{},
 		dirty:   map[string]bool{},
+		seen:    map[string]struct{}{},
+		seenAt:  opts.Now(),
 	}
 	if opts.Path == "" {
 		return inv, nil
 	}
-	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	// The freelist is rebuilt at open rather than written with every
+	// transaction: fewer pages per flush.
+	db, err := bolt.Open(opts.Path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true,
+		FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, fmt.Errorf("inventory: open %s: %w", opts.Path, err)
 	}
@@ -284,7 +304,7 @@ func Open(opts Options) (*Inventory, error) {
 		if err != nil {
 			return err
 		}
-		return b.ForEach(func(k, v []byte) error {
+		if err := b.ForEach(func(k, v []byte) error {
 			var d Device
 			if err := json.Unmarshal(v, &d); err != nil {
 				// One bad record must not cost the rest: skip it and say so.
@@ -298,7 +318,33 @@ func Open(opts Options) (*Inventory, error) {
 				inv.byIP[d.IP] = d.MAC
 			}
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		sb, err := tx.CreateBucketIfNotExists(seenBucket)
+		if err != nil {
+			return err
+		}
+		var orphans [][]byte
+		if err := sb.ForEach(func(k, v []byte) error {
+			e, ok := inv.devices[string(k)]
+			if !ok || len(v) != 8 {
+				orphans = append(orphans, k)
+				return nil
+			}
+			if t := time.Unix(0, int64(binary.BigEndian.Uint64(v))); t.After(e.LastSeen) {
+				e.LastSeen, e.saved = t, t
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range orphans {
+			if err := sb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		db.Close()
@@ -406,12 +452,17 @@ func (inv *Inventory) mergeLocked(o probes.Observation) (Change, bool) {
 		// A rank change (more facts) or a later LastSeen refiles it.
 		inv.place(e, !ch.New)
 	}
-	// An idle device's chatter only moves LastSeen: rewriting its record
-	// for that every flush is what wears an SD card out, so it waits until
-	// LastSeen has moved a coarse step.
-	if ch.New || ch.FactsChanged || ch.IPChanged || vlanChanged || d.LastSeen.Sub(e.saved) > inv.opts.SeenStep {
+	// An idle device's chatter only moves LastSeen: that waits for the
+	// next sightings batch (see Options.SeenStep), as does a new MAC that
+	// has shown nothing but itself.
+	switch {
+	case ch.New && e.rank == 0:
+		inv.markSeen(mac)
+	case ch.New || ch.FactsChanged || ch.IPChanged || vlanChanged:
 		inv.markDirty(mac, true)
 		e.saved = d.LastSeen
+	case d.LastSeen.After(e.saved):
+		inv.markSeen(mac)
 	}
 	ch.Device = d.clone()
 	return ch, ch.New || ch.FactsChanged || ch.IPChanged
@@ -485,6 +536,7 @@ func (inv *Inventory) removeLocked(mac string) bool {
 	}
 	inv.ranks[e.rank].remove(e)
 	delete(inv.devices, mac)
+	delete(inv.seen, mac)
 	if e.onDisk {
 		inv.markDirty(mac, false)
 	} else {
@@ -493,6 +545,14 @@ func (inv *Inventory) removeLocked(mac string) bool {
 		delete(inv.dirty, mac)
 	}
 	return true
+}
+
+// markSeen queues mac for the next sightings batch (nothing without a
+// file, as for markDirty).
+func (inv *Inventory) markSeen(mac string) {
+	if inv.db != nil {
+		inv.seen[mac] = struct{}{}
+	}
 }
 
 // markDirty queues mac for the next Flush. An inventory without a file
@@ -626,51 +686,86 @@ func (inv *Inventory) Stats() Stats {
 }
 
 // Flush writes every changed device to disk in one transaction (fsync'd by
-// bbolt). Without a path it does nothing.
-func (inv *Inventory) Flush() error {
+// bbolt), and the sightings batch when SeenStep has passed since the last
+// one. Without a path it does nothing.
+func (inv *Inventory) Flush() error { return inv.flush(false) }
+
+func (inv *Inventory) flush(all bool) error {
+	now := inv.opts.Now()
 	inv.mu.Lock()
 	// Flush runs every few seconds: it is where a summary of evictions
 	// that stopped mid-interval gets written.
-	inv.logEvictionsLocked(inv.opts.Now(), false)
-	if inv.db == nil {
-		inv.mu.Unlock()
-		return nil
-	}
-	if len(inv.dirty) == 0 {
+	inv.logEvictionsLocked(now, false)
+	seenDue := all || now.Sub(inv.seenAt) >= inv.opts.SeenStep
+	if inv.db == nil || (len(inv.dirty) == 0 && (!seenDue || len(inv.seen) == 0)) {
 		inv.mu.Unlock()
 		return nil
 	}
 	type rec struct {
-		mac string
-		val []byte
+		mac  string
+		val  []byte
+		seen bool // val is a sighting for seenBucket, not a record
 	}
 	recs := make([]rec, 0, len(inv.dirty))
+	encode := func(e *entry) ([]byte, error) {
+		// Set before the commit: if it fails, a later removal queues a
+		// delete of a missing key, which is harmless.
+		e.onDisk, e.saved = true, e.LastSeen
+		return json.Marshal(&e.Device)
+	}
 	for mac, present := range inv.dirty {
 		r := rec{mac: mac}
-		if present {
-			if e, ok := inv.devices[mac]; ok {
-				// Set before the commit: if it fails, a later removal
-				// queues a delete of a missing key, which is harmless.
-				e.onDisk = true
-				b, err := json.Marshal(&e.Device)
+		if e, ok := inv.devices[mac]; ok && present {
+			b, err := encode(e)
+			if err != nil {
+				inv.mu.Unlock()
+				return fmt.Errorf("inventory: encode %s: %w", mac, err)
+			}
+			r.val = b
+			delete(inv.seen, mac) // the record carries LastSeen
+		}
+		recs = append(recs, r)
+	}
+	var seen []string
+	if seenDue {
+		for mac := range inv.seen {
+			e, ok := inv.devices[mac]
+			if !ok {
+				continue
+			}
+			seen = append(seen, mac)
+			if !e.onDisk {
+				b, err := encode(e)
 				if err != nil {
 					inv.mu.Unlock()
 					return fmt.Errorf("inventory: encode %s: %w", mac, err)
 				}
-				r.val = b
+				recs = append(recs, rec{mac: mac, val: b})
+				continue
 			}
+			e.saved = e.LastSeen
+			recs = append(recs, rec{mac: mac, val: binary.BigEndian.AppendUint64(nil, uint64(e.LastSeen.UnixNano())), seen: true})
 		}
-		recs = append(recs, r)
+		inv.seen, inv.seenAt = map[string]struct{}{}, now
 	}
 	inv.dirty = map[string]bool{}
 	inv.mu.Unlock()
 	err := inv.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
+		sb, err := tx.CreateBucketIfNotExists(seenBucket)
+		if err != nil {
+			return err
+		}
 		for _, r := range recs {
 			var err error
-			if r.val == nil {
-				err = b.Delete([]byte(r.mac))
-			} else {
+			switch {
+			case r.seen:
+				err = sb.Put([]byte(r.mac), r.val)
+			case r.val == nil:
+				if err = b.Delete([]byte(r.mac)); err == nil {
+					err = sb.Delete([]byte(r.mac))
+				}
+			default:
 				err = b.Put([]byte(r.mac), r.val)
 			}
 			if err != nil {
@@ -684,8 +779,16 @@ func (inv *Inventory) Flush() error {
 		// to a transient disk error.
 		inv.mu.Lock()
 		for _, r := range recs {
+			if r.seen {
+				continue
+			}
 			if _, set := inv.dirty[r.mac]; !set {
 				inv.dirty[r.mac] = r.val != nil
+			}
+		}
+		for _, mac := range seen {
+			if _, ok := inv.devices[mac]; ok {
+				inv.seen[mac] = struct{}{}
 			}
 		}
 		inv.mu.Unlock()
@@ -702,6 +805,6 @@ func (inv *Inventory) Close() error {
 	if inv.db == nil {
 		return nil
 	}
-	err := inv.Flush()
+	err := inv.flush(true)
 	return errors.Join(err, inv.db.Close())
 }

@@ -340,20 +340,21 @@ func (d *daemon) drain() {
 // ---- watching the wire and the relay ------------------------------------------
 
 // sniffer watches the lab bridge's own port (br0 in the switch namespace):
-// every broadcast and multicast frame of the VLAN reaches it. It records
-// the first frame from each source MAC and the first ARP request for each
-// target address, since the last Forget.
+// every broadcast and multicast frame of the VLAN reaches it. It records,
+// since the last forget, the first frame from each source MAC and the first
+// query from each source MAC: an ARP request or a UDP datagram to a
+// broadcast or multicast address (a sweep's request, a discovery probe).
 type sniffer struct {
-	conn *packet.Conn
-	mu   sync.Mutex
-	mac  map[string]time.Time
-	arp  map[netip.Addr]time.Time
+	conn  *packet.Conn
+	mu    sync.Mutex
+	mac   map[string]time.Time
+	query map[string]time.Time
 }
 
 const maxSniffed = 4096
 
 func startSniffer(l *lab.Lab) (*sniffer, error) {
-	s := &sniffer{mac: map[string]time.Time{}, arp: map[netip.Addr]time.Time{}}
+	s := &sniffer{mac: map[string]time.Time{}, query: map[string]time.Time{}}
 	err := lab.InNS(l.BridgeNS(), func() error {
 		ifi, err := net.InterfaceByName("br0")
 		if err != nil {
@@ -386,21 +387,36 @@ func (s *sniffer) loop() {
 		if _, ok := s.mac[src]; !ok && len(s.mac) < maxSniffed {
 			s.mac[src] = t
 		}
-		// ARP request (ethertype 0x0806, op 1): target IPv4 at 38..42.
-		if n >= 42 && f[12] == 0x08 && f[13] == 0x06 && f[20] == 0 && f[21] == 1 {
-			ip := netip.AddrFrom4([4]byte(f[38:42]))
-			if _, ok := s.arp[ip]; !ok && len(s.arp) < maxSniffed {
-				s.arp[ip] = t
+		if isQuery(f) {
+			if _, ok := s.query[src]; !ok && len(s.query) < maxSniffed {
+				s.query[src] = t
 			}
 		}
 		s.mu.Unlock()
 	}
 }
 
-func (s *sniffer) forget(mac net.HardwareAddr, ip netip.Addr) {
+// isQuery: an ARP request (ethertype 0x0806, op 1), or IPv4 UDP (protocol
+// 17) to a broadcast (Ethernet ff:ff:..) or multicast (01:00:5e:..)
+// destination.
+func isQuery(f []byte) bool {
+	switch {
+	case len(f) >= 42 && f[12] == 0x08 && f[13] == 0x06:
+		return f[20] == 0 && f[21] == 1
+	case len(f) >= 34 && f[12] == 0x08 && f[13] == 0x00:
+		return f[23] == 17 && f[0]&1 == 1
+	}
+	return false
+}
+
+// forget clears what was recorded of these MACs (a trial's camera and the
+// appliance), so the next frames are the first again.
+func (s *sniffer) forget(macs ...net.HardwareAddr) {
 	s.mu.Lock()
-	delete(s.mac, mac.String())
-	delete(s.arp, ip)
+	for _, m := range macs {
+		delete(s.mac, m.String())
+		delete(s.query, m.String())
+	}
 	s.mu.Unlock()
 }
 
@@ -411,11 +427,27 @@ func (s *sniffer) firstFrom(mac net.HardwareAddr) (time.Time, bool) {
 	return t, ok
 }
 
-func (s *sniffer) firstARP(ip netip.Addr) (time.Time, bool) {
+func (s *sniffer) firstQuery(mac net.HardwareAddr) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.arp[ip]
+	t, ok := s.query[mac.String()]
 	return t, ok
+}
+
+// applianceMAC is the hardware address of the appliance namespace's eth0.
+func applianceMAC(l *lab.Lab) (net.HardwareAddr, error) {
+	var mac net.HardwareAddr
+	err := lab.InNS(l.AppNS(), func() error {
+		ifi, err := net.InterfaceByName("eth0")
+		if err == nil {
+			mac = ifi.HardwareAddr
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("appliance interface in %s: %w", l.AppNS(), err)
+	}
+	return mac, nil
 }
 
 func (s *sniffer) close() { s.conn.Close() }

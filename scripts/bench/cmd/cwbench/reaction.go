@@ -97,11 +97,11 @@ func benchReaction(ctx context.Context, cfg config) error {
 	row("passive (boot chatter)", pf, "verdict in inventory", pick(passive, func(t trial) time.Duration { return t.verdict }))
 	row("passive (boot chatter)", pf, "isolate verdict", pick(passive, func(t trial) time.Duration { return t.isolate }))
 	row("passive (boot chatter)", pf, "relay open (uplink down)", pick(passive, func(t trial) time.Duration { return t.cut }))
-	const af = "sweep's ARP request for the camera"
-	row("active (silent camera, start-up sweep)", af, "verdict in inventory", pick(active, func(t trial) time.Duration { return t.verdict }))
-	row("active (silent camera, start-up sweep)", af, "isolate verdict", pick(active, func(t trial) time.Duration { return t.isolate }))
-	row("active (silent camera, start-up sweep)", af, "relay open (uplink down)", pick(active, func(t trial) time.Duration { return t.cut }))
-	row("active (silent camera, start-up sweep)", "daemon process start", "relay open (uplink down)", pick(active, func(t trial) time.Duration { return t.fromStart }))
+	const af = "daemon's first query on the wire"
+	row("active (silent camera, start-up probes)", af, "verdict in inventory", pick(active, func(t trial) time.Duration { return t.verdict }))
+	row("active (silent camera, start-up probes)", af, "isolate verdict", pick(active, func(t trial) time.Duration { return t.isolate }))
+	row("active (silent camera, start-up probes)", af, "relay open (uplink down)", pick(active, func(t trial) time.Duration { return t.cut }))
+	row("active (silent camera, start-up probes)", "daemon process start", "relay open (uplink down)", pick(active, func(t trial) time.Duration { return t.fromStart }))
 	restored := 0
 	for _, t := range passive {
 		if t.restored {
@@ -166,7 +166,7 @@ func passiveTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *
 		return tr, err
 	}
 	time.Sleep(200 * time.Millisecond)
-	sn.forget(mac, addr)
+	sn.forget(mac)
 	d.drain()
 	lw.drain()
 	logPath := filepath.Join(work, name+".camsim.log")
@@ -256,7 +256,11 @@ func activeTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *l
 	}
 	defer os.RemoveAll(state)
 	time.Sleep(100 * time.Millisecond)
-	sn.forget(mac, addr)
+	app, err := applianceMAC(l)
+	if err != nil {
+		return tr, err
+	}
+	sn.forget(mac, app)
 	lw.drain()
 	started := time.Now()
 	d, err := startDaemon(ctx, cfg, l, state)
@@ -268,17 +272,13 @@ func activeTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *l
 		_, _ = ensureUp(context.Background(), l, 0)
 	}()
 	verdictAt, isolateAt, cutAt := awaitReaction(ctx, d, lw, mac, 30*time.Second)
-	first, ok := sn.firstARP(addr)
+	// The clock starts at the daemon's first question on the wire (its
+	// sweep's first ARP request or its first discovery probe): a silent
+	// Hikvision answers SADP and WS-Discovery probes, so whichever the
+	// daemon sends first can be what finds it.
+	first, ok := sn.firstQuery(app)
 	if !ok {
-		// The daemon can know the camera before its sweep's request for it
-		// reaches the sniffer (the appliance's kernel still holds the
-		// neighbour entry of the previous trial, and a probe's answer comes
-		// first); the trial then counts only from the daemon's start.
-		if cutAt.IsZero() {
-			return tr, fmt.Errorf("no ARP request for %s seen on the bridge, and no cut within 30s\n%s", addr, d.logTail())
-		}
-		tr.fromStart = cutAt.Sub(started)
-		return tr, nil
+		return tr, fmt.Errorf("no ARP request or discovery probe from the appliance (%s) seen on the bridge\n%s", app, d.logTail())
 	}
 	since := func(t time.Time) time.Duration {
 		if t.IsZero() {

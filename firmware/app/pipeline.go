@@ -55,6 +55,7 @@ type Pipeline struct {
 	Log        *slog.Logger
 
 	policy   atomic.Pointer[enforce.Policy]
+	gen      atomic.Uint64 // moves whenever a view in last is added, changed or removed
 	in       chan probes.Observation
 	dropped  atomic.Uint64
 	lastTurn atomic.Int64 // when Run last turned (Unix ns), for the watchdog
@@ -71,7 +72,13 @@ type Pipeline struct {
 	// claims are payload identities that named an address nobody held
 	// yet (identity.go). Only Run's goroutine touches it.
 	claims []claim
+	// sightings is sweepPresence's buffer, reused every tick.
+	sightings []inventory.Sighting
 }
+
+// Gen moves whenever the set of views (Views) changes, so the state files
+// are rebuilt only then, not from every device each second.
+func (p *Pipeline) Gen() uint64 { return p.gen.Load() }
 
 // MaxHeld bounds observations waiting for their IP to be resolved; HeldFor
 // is how long one waits.
@@ -193,6 +200,7 @@ func (p *Pipeline) Evicted(ctx context.Context, mac string) {
 	delete(p.last, mac)
 	delete(p.seen, mac)
 	p.mu.Unlock()
+	p.gen.Add(1)
 	if p.Enforcer != nil {
 		p.Enforcer.Forget(mac)
 	}
@@ -348,6 +356,7 @@ func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, prese
 	p.last[d.MAC] = view
 	p.seen[d.MAC] = present
 	p.mu.Unlock()
+	p.gen.Add(1)
 	if !had || prev.Status != view.Status || prev.Action != view.Action {
 		// When full, the inventory lets unidentified one-frame MACs go
 		// first and flagged or isolating devices last (a MAC flood must not
@@ -403,13 +412,19 @@ func sameView(a, b report.Device) bool {
 // devices unseen for forgetAfter.
 func (p *Pipeline) sweepPresence(ctx context.Context, forgetAfter time.Duration) {
 	now := p.Now()
-	for _, d := range p.Inv.All() {
-		present := p.present(d, now)
+	p.sightings = p.Inv.Sightings(p.sightings)
+	for _, s := range p.sightings {
+		present := now.Sub(s.LastSeen) < p.GoneAfter
+		if _, _, ok := probes.ParseChannelKey(s.MAC); ok {
+			present = p.present(inventory.Device{MAC: s.MAC, LastSeen: s.LastSeen}, now)
+		}
 		p.mu.Lock()
-		was, known := p.seen[d.MAC]
+		was, known := p.seen[s.MAC]
 		p.mu.Unlock()
 		if known && was != present {
-			p.publish(ctx, d, false, present)
+			if d, ok := p.Inv.Get(s.MAC); ok {
+				p.publish(ctx, d, false, present)
+			}
 		}
 	}
 	if forgetAfter <= 0 {
@@ -421,6 +436,7 @@ func (p *Pipeline) sweepPresence(ctx context.Context, forgetAfter time.Duration)
 		delete(p.last, mac)
 		delete(p.seen, mac)
 		p.mu.Unlock()
+		p.gen.Add(1)
 		if p.Enforcer != nil {
 			p.Enforcer.Gone(mac)
 		}

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -80,35 +81,32 @@ func ReadSnapshot(stateDir string) (Snapshot, error) {
 	return s, nil
 }
 
+// devicesEvery bounds how often devices.json is rewritten while devices
+// keep changing (a boot storm, a MAC flood): the whole list at 5,000
+// devices is 2 MB.
+const devicesEvery = 10 * time.Second
+
 // stateWriter writes the two snapshot files only when their content
 // changed (state.json also on the heartbeat), and counts the bytes.
 type stateWriter struct {
-	dir                string
-	lastState, lastDev []byte
-	wroteState         time.Time
-	Bytes              uint64
+	dir                  string
+	lastState, lastDev   []byte
+	wroteState, wroteDev time.Time
+	Bytes                uint64
 }
 
-func (w *stateWriter) write(snap Snapshot, now time.Time) error {
-	// Last sightings move with every frame; to the minute is all status and
-	// explain need, and it keeps a device that merely chatters from
-	// rewriting the file.
-	devs := make([]report.Device, len(snap.Devices))
-	for i, d := range snap.Devices {
-		d.LastSeen = d.LastSeen.Truncate(time.Minute)
-		devs[i] = d
-	}
-	db, err := json.MarshalIndent(struct {
-		Devices []report.Device `json:"devices"`
-	}{devs}, "", "  ")
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(db, w.lastDev) {
-		if err := atomicfile.WriteFile(filepath.Join(w.dir, DevicesFile), db, 0o640); err != nil {
+// devicesDue says whether devices.json may be rewritten at now.
+func (w *stateWriter) devicesDue(now time.Time) bool {
+	return w.wroteDev.IsZero() || now.Sub(w.wroteDev) >= devicesEvery
+}
+
+// write writes state.json if it changed, and devices.json from
+// snap.Devices if withDevices (the caller's views changed and devicesDue).
+func (w *stateWriter) write(snap Snapshot, now time.Time, withDevices bool) error {
+	if withDevices {
+		if err := w.writeDevices(snap.Devices, now); err != nil {
 			return err
 		}
-		w.lastDev, w.Bytes = db, w.Bytes+uint64(len(db))
 	}
 	snap.Devices = nil
 	snap.Updated = time.Time{}
@@ -131,6 +129,35 @@ func (w *stateWriter) write(snap Snapshot, now time.Time) error {
 	return nil
 }
 
+func (w *stateWriter) writeDevices(devices []report.Device, now time.Time) error {
+	// Last sightings move with every frame; to the minute is all status and
+	// explain need, and it keeps a device that merely chatters from
+	// rewriting the file.
+	devs := make([]report.Device, len(devices))
+	for i, d := range devices {
+		d.LastSeen = d.LastSeen.Truncate(time.Minute)
+		devs[i] = d
+	}
+	// Compact, not indented: a third fewer bytes on the SD card each time.
+	db, err := json.Marshal(struct {
+		Devices []report.Device `json:"devices"`
+	}{devs})
+	if err != nil {
+		return err
+	}
+	// Compared by hash, not kept: holding the last 2 MB file would double
+	// what the list costs in memory.
+	sum := sha256.Sum256(db)
+	if !bytes.Equal(sum[:], w.lastDev) {
+		if err := atomicfile.WriteFile(filepath.Join(w.dir, DevicesFile), db, 0o640); err != nil {
+			return err
+		}
+		w.lastDev, w.Bytes = sum[:], w.Bytes+uint64(len(db))
+	}
+	w.wroteDev = now
+	return nil
+}
+
 // Views returns the last reported view of every device, sorted by IP.
 func (p *Pipeline) Views() []report.Device {
 	p.mu.Lock()
@@ -150,6 +177,7 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 	var last report.Status
 	first := true
 	w := &stateWriter{dir: dir}
+	var wroteGen uint64
 	for n := 0; ; n++ {
 		st := status()
 		if first || !reflect.DeepEqual(st, last) {
@@ -158,7 +186,16 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 			}
 			last, first = st, false
 		}
-		devs := p.Views()
+		// The views are copied only when they changed or the console shows
+		// them: at 5,000 devices a copy each second was megabytes of
+		// garbage a second, for an idle network.
+		now := time.Now()
+		gen := p.Gen()
+		withDevices := n%2 == 0 && (n == 0 || gen != wroteGen) && w.devicesDue(now)
+		var devs []report.Device
+		if view != nil || withDevices {
+			devs = p.Views()
+		}
 		if view != nil {
 			fmt.Fprint(view, "\033[H\033[2J")
 			fmt.Fprintf(view, "camwarden — %s — uplink %s\n\n", time.Now().Format("15:04:05"), map[bool]string{true: "CUT", false: "connected"}[st.UplinkCut])
@@ -169,8 +206,10 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 			if extras != nil {
 				extras(&snap)
 			}
-			if err := w.write(snap, time.Now()); err != nil {
+			if err := w.write(snap, now, withDevices); err != nil {
 				log.Warn("write state snapshot", "err", err)
+			} else if withDevices {
+				wroteGen = gen
 			}
 		}
 		select {

@@ -27,7 +27,7 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 		}
 		return fi.ModTime()
 	}
-	if err := w.write(snap("axis"), t0); err != nil {
+	if err := w.write(snap("axis"), t0, true); err != nil {
 		t.Fatal(err)
 	}
 	first := w.Bytes
@@ -36,20 +36,20 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 	for i := 1; i <= 29; i++ { // a minute of 2 s turns with nothing new but sightings
 		s := snap("axis")
 		s.Devices[0].LastSeen = t0.Add(time.Duration(i) * time.Second)
-		if err := w.write(s, t0.Add(time.Duration(i)*2*time.Second)); err != nil {
+		if err := w.write(s, t0.Add(time.Duration(i)*2*time.Second), true); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if w.Bytes != first || !mtime(DevicesFile).Equal(devM) || !mtime(StateFile).Equal(stM) {
 		t.Fatalf("unchanged state rewritten: %d bytes after the first %d", w.Bytes, first)
 	}
-	if err := w.write(snap("axis"), t0.Add(61*time.Second)); err != nil {
+	if err := w.write(snap("axis"), t0.Add(61*time.Second), true); err != nil {
 		t.Fatal(err)
 	}
 	if mtime(DevicesFile) != devM || mtime(StateFile).Equal(stM) {
 		t.Fatal("heartbeat: state.json not rewritten, or devices.json rewritten")
 	}
-	if err := w.write(snap("hanwha"), t0.Add(62*time.Second)); err != nil {
+	if err := w.write(snap("hanwha"), t0.Add(62*time.Second), true); err != nil {
 		t.Fatal(err)
 	}
 	s, err := ReadSnapshot(dir)

@@ -21,6 +21,7 @@ type Log struct {
 	window     time.Time
 	n          int
 	suppressed int
+	lastStatus *Status
 }
 
 // RoutinePerMinute bounds routine log lines.
@@ -83,8 +84,18 @@ func (r *Log) Event(_ context.Context, e Event) error {
 }
 
 func (r *Log) Status(_ context.Context, s Status) error {
+	// A status whose only news is the device count (or the drop counters)
+	// is routine: during a flood it changes every second.
+	r.mu.Lock()
+	routineOnly := r.lastStatus != nil && s.Online == r.lastStatus.Online && s.Flagged == r.lastStatus.Flagged &&
+		s.UplinkCut == r.lastStatus.UplinkCut && s.PolicyVersion == r.lastStatus.PolicyVersion
+	r.lastStatus = &s
+	r.mu.Unlock()
+	if routineOnly && !r.routine() {
+		return nil
+	}
 	r.L.Info("status", "online", s.Online, "devices", s.Devices, "flagged", s.Flagged, "uplink_cut", s.UplinkCut,
-		"policy", s.PolicyVersion)
+		"policy", s.PolicyVersion, "capture_dropped", s.CaptureDropped, "pipeline_dropped", s.PipelineDropped)
 	return nil
 }
 

@@ -36,3 +36,23 @@ func TestLogSummarisesRoutineLines(t *testing.T) {
 		t.Fatalf("no summary with the count:\n%s", buf.String()[max(0, buf.Len()-400):])
 	}
 }
+
+// A status whose only news is the device count is routine (a flood moves
+// it every second); a change of flags or of the uplink is always logged.
+func TestLogStatusCountOnlyIsRoutine(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	r := &Log{L: slog.New(slog.NewTextHandler(&buf, nil)), Now: func() time.Time { return now }}
+	ctx := context.Background()
+	for i := range 300 {
+		r.Status(ctx, Status{Online: true, Devices: 100 + i})
+	}
+	r.Status(ctx, Status{Online: true, Devices: 400, Flagged: 1, UplinkCut: true})
+	out := buf.String()
+	if n := strings.Count(out, "msg=status"); n > RoutinePerMinute+2 { // the first, the routine budget, the cut
+		t.Fatalf("%d status lines for 300 device-count changes", n)
+	}
+	if !strings.Contains(out, "flagged=1 uplink_cut=true") {
+		t.Fatalf("the cut was not logged:\n%s", out[max(0, len(out)-400):])
+	}
+}

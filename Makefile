@@ -8,14 +8,12 @@ PKG      := github.com/camwarden/camwarden
 LDFLAGS  := -s -w -X $(PKG)/firmware/buildinfo.Version=$(VERSION)
 BIN      := bin
 CMDS     := camwarden=./firmware/cmd/camwarden wardenctl=./ota/cmd/wardenctl camsim=./probes/camsim/cmd/camsim cwlab=./scripts/lab/cmd/cwlab cwbench=./scripts/bench/cmd/cwbench
-TEMPL    := $(GO) run github.com/a-h/templ/cmd/templ@v0.3.1118
-TEMPLATES := firmware/report/riskreport/report.templ
 CWBENCH  ?= all
 FUZZTIME ?= 30s
 BENCHTIME ?= 1s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help build cross generate test test-unit lint demo lab-up lab-down fuzz bench deps test-arm test-vm deb clean
+.PHONY: help build cross test test-unit lint demo lab-up lab-down fuzz bench deps test-arm test-vm deb clean
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,9 +33,6 @@ cross: ## Cross-compile static camwarden + wardenctl for linux/arm64, armv7, arm
 	      -o $(BIN)/$$n-linux-$$suffix $$p; done; done
 	@for f in $(BIN)/*-linux-*; do stat -c '%s %n' $$f; done | awk '{printf "  %-32s %6.2f MiB\n", $$2, $$1/1048576}'
 
-generate: ## Regenerate the Go code made from templ templates (the risk report) with the pinned templ version
-	@for f in $(TEMPLATES); do (cd $$(dirname $$f) && $(TEMPL) generate -f $$(basename $$f)) || exit 1; done
-
 deps: ## Install the Debian packages the lab and real-peer tests need (root; explains itself otherwise)
 	@scripts/deps.sh test
 
@@ -47,13 +42,9 @@ test: deps ## Run all tests: unit everywhere, lab and real-peer tests when root 
 test-unit: ## Run the tests without installing anything (lab tests skip unless root)
 	$(GO) test -count=1 ./...
 
-lint: ## gofmt, go vet, generated templ code up to date, go.mod tidy (go mod tidy -diff), and staticcheck when it can be installed
+lint: ## gofmt, go vet, go.mod tidy (go mod tidy -diff), and staticcheck when it can be installed
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; for f in $(TEMPLATES); do \
-	  cp $$f $$tmp/ && (cd $$tmp && $(TEMPL) generate -f $$(basename $$f) >/dev/null 2>&1); \
-	  g=$${f%.templ}_templ.go; if ! diff -q $$tmp/$$(basename $$g) $$g >/dev/null; then \
-	    echo "$$g is stale: run make generate"; exit 1; fi; done
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy (the diff above is what it would change)"; exit 1; }
 	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then \
 	  $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...; else echo "staticcheck not installable here; skipped"; fi

@@ -3,7 +3,6 @@ module github.com/camwarden/camwarden
 go 1.26.0
 
 require (
-	github.com/a-h/templ v0.3.1118
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/google/renameio/v2 v2.0.2

@@ -10,7 +10,6 @@ package riskreport
 
 import (
 	"cmp"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,8 +23,6 @@ import (
 	"github.com/camwarden/camwarden/firmware/report"
 	"github.com/camwarden/camwarden/probes/classify"
 )
-
-//go:generate go run github.com/a-h/templ/cmd/templ@v0.3.1118 generate -f report.templ
 
 // Device is one device in the report.
 type Device struct {
@@ -84,12 +81,12 @@ func Render(w io.Writer, d Data, now time.Time) error {
 	}
 	v := build(d)
 	v.Generated, v.Digest = now, digest
-	// The page is generated Go (report.templ → report_templ.go) rather
-	// than html/template: text/template's executor looks methods up by
-	// name at run time, which makes the linker keep every exported method
-	// of every type in the binary (about 3 MB on arm64). The generated
-	// code escapes each value where it is written, as html/template did.
-	return page(v).Render(context.Background(), w)
+	// Not html/template: text/template's executor looks methods up by name
+	// at run time, which makes the linker keep every exported method of
+	// every type in the binary (4 MB of arm64 camwarden). render.go says
+	// how the page escapes instead.
+	_, err = w.Write(render(v))
+	return err
 }
 
 type bar struct {

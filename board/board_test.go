@@ -107,3 +107,44 @@ func TestSweep(t *testing.T) {
 		}
 	}
 }
+
+// The start-up sweep runs beside the daemon: the relay answers at once,
+// patterns set meanwhile wait for the sweep and then show, the newest
+// winning, and nothing the sweep does lands after them.
+func TestStartSweepHoldsPatternsNotTheRelay(t *testing.T) {
+	b := boardtest.New()
+	sb, done := board.StartSweep(context.Background(), b, 30*time.Millisecond)
+	if err := sb.Relay().Cut(true); err != nil || !b.RelayCut() {
+		t.Fatalf("relay not cut at once through the sweeping board: %v", err)
+	}
+	alert := sb.LED(board.LEDAlert)
+	if err := alert.Set(board.SlowBlink); err != nil {
+		t.Fatal(err)
+	}
+	if err := alert.Set(board.FastBlink); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range b.History() {
+		if c.Pattern == board.SlowBlink || c.Pattern == board.FastBlink {
+			t.Fatalf("a pattern reached the LED during the sweep: %+v", b.History())
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var h []boardtest.Change
+	for _, c := range b.History() {
+		if !c.Relay {
+			h = append(h, c)
+		}
+	}
+	if len(h) != 2*len(board.LEDNames)+1 {
+		t.Fatalf("want the sweep then one held pattern, got %+v", h)
+	}
+	if last := h[len(h)-1]; last.LED != board.LEDAlert || last.Pattern != board.FastBlink {
+		t.Fatalf("last change %+v, want alert fast (the newest held pattern)", last)
+	}
+	if err := sb.LED(board.LEDPower).Set(board.On); err != nil || b.LastPattern(board.LEDPower) != board.On {
+		t.Fatalf("after the sweep a pattern goes straight through: %v %v", err, b.LastPattern(board.LEDPower))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -109,6 +110,66 @@ func Sweep(ctx context.Context, b Board, step time.Duration) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// StartSweep runs Sweep in the background and returns b wrapped so that
+// the daemon need not wait for it: start-up (restoring a latched cut,
+// capture, the first probes) goes on at once, where a blocking sweep held
+// it back by one LED step per LED (0.75 s at SweepStep). Until the sweep
+// ends the wrapper's LEDs keep the last pattern each was set to and show it
+// when the sweep is over, so the sweep and the real patterns never fight
+// over an LED. The relay and button pass straight through. The channel
+// yields the sweep's error (nil when it went well) once the held patterns
+// are shown, then is closed.
+func StartSweep(ctx context.Context, b Board, step time.Duration) (Board, <-chan error) {
+	s := &sweeping{Board: b, held: map[string]Pattern{}}
+	done := make(chan error, 1)
+	go func() {
+		err := Sweep(ctx, b, step)
+		s.mu.Lock()
+		s.over = true
+		for _, name := range LEDNames {
+			if p, ok := s.held[name]; ok {
+				err = errors.Join(err, b.LED(name).Set(p))
+				delete(s.held, name)
+			}
+		}
+		for name, p := range s.held { // names outside the legend
+			err = errors.Join(err, b.LED(name).Set(p))
+		}
+		s.held = nil
+		s.mu.Unlock()
+		done <- err
+		close(done)
+	}()
+	return s, done
+}
+
+type sweeping struct {
+	Board
+	mu   sync.Mutex
+	over bool
+	held map[string]Pattern // while the sweep runs: the last pattern set per LED
+}
+
+func (s *sweeping) LED(name string) LED { return heldLED{s: s, name: name} }
+
+type heldLED struct {
+	s    *sweeping
+	name string
+}
+
+// Set keeps p until the sweep is over, then sets it on the real LED. The
+// lock also orders a Set racing the end of the sweep after the held
+// pattern, so the newest pattern wins.
+func (l heldLED) Set(p Pattern) error {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if !l.s.over {
+		l.s.held[l.name] = p
+		return nil
+	}
+	return l.s.Board.LED(l.name).Set(p)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

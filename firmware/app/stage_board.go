@@ -84,10 +84,11 @@ type withRelay struct {
 
 func (w withRelay) Relay() board.Relay { return w.relay }
 
-// startBoard opens the board and runs the start-up LED sweep, which shows
-// an installer every LED works. It runs before the enforcer takes the LEDs
-// over and touches no relay; the persisted relay state is restored right
-// after it (stage_enforcer.go), before anything probes.
+// startBoard opens the board and starts the start-up LED sweep, which
+// shows an installer every LED works. The sweep runs beside start-up: the
+// persisted relay state is restored at once (stage_enforcer.go) and capture
+// and probing start without waiting for it, while the patterns the enforcer
+// sets show when the sweep is over (board.StartSweep).
 func (d *daemon) startBoard() error {
 	b := d.opts.Board
 	if b == nil {
@@ -96,10 +97,16 @@ func (d *daemon) startBoard() error {
 			return err
 		}
 	}
-	d.board = b
-	d.onClose(func() { b.Close() })
-	if err := board.Sweep(d.ctx, b, board.SweepStep); err != nil {
-		d.log.Warn("LED sweep", "err", err)
-	}
+	sb, swept := board.StartSweep(d.ctx, b, board.SweepStep)
+	d.board = sb
+	d.onClose(func() {
+		<-swept // no LED write after Close
+		b.Close()
+	})
+	go func() {
+		if err := <-swept; err != nil && d.ctx.Err() == nil {
+			d.log.Warn("LED sweep", "err", err)
+		}
+	}()
 	return nil
 }

@@ -139,7 +139,9 @@ func Build(ctx context.Context, o Options) ([]Deb, error) {
 		bin := filepath.Join(dir, "camwarden")
 		env := append(hostEnv(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.GOARCH, "GOARM="+a.GOARM)
 		fmt.Fprintf(o.Log, "package: building camwarden %s for %s\n", o.Version, a.Deb)
-		if err := run(ctx, o, o.Root, env, o.Go, "build", "-trimpath",
+		// nethttpomithttp2 as in the Makefile's APPLIANCE_TAGS: camwarden
+		// never speaks HTTP/2 but would link it (327 KB on arm64).
+		if err := run(ctx, o, o.Root, env, o.Go, "build", "-trimpath", "-tags", "nethttpomithttp2",
 			"-ldflags", "-s -w -X "+ModulePath+"/firmware/buildinfo.Version="+o.Version,
 			"-o", bin, "./firmware/cmd/camwarden"); err != nil {
 			return nil, fmt.Errorf("package: build camwarden for %s: %w", a.Deb, err)

@@ -424,7 +424,8 @@ func checkBinary(t *testing.T, a Arch, path string) {
 	}
 	// -ldflags is not recorded under -trimpath; the stamp is looked for
 	// below and printed by `camwarden version` in runEmulated.
-	want := map[string]string{"GOOS": "linux", "GOARCH": a.GOARCH, "CGO_ENABLED": "0", "-trimpath": "true"}
+	want := map[string]string{"GOOS": "linux", "GOARCH": a.GOARCH, "CGO_ENABLED": "0", "-trimpath": "true",
+		"-tags": "nethttpomithttp2"} // the Makefile's APPLIANCE_TAGS
 	if a.GOARM != "" {
 		want["GOARM"] = a.GOARM
 	}

@@ -77,6 +77,10 @@ func heapInUse() uint64 {
 func TestPipelineMemoryPerDevice(t *testing.T) {
 	const n = 5000
 	ctx := context.Background()
+	if os.Getenv("CW_HEAPPROFILE") != "" {
+		defer func(r int) { runtime.MemProfileRate = r }(runtime.MemProfileRate)
+		runtime.MemProfileRate = 1 // every allocation, not a sample
+	}
 	// The OUI table and the signature set are loaded once per process and
 	// are not per-device cost.
 	p0, _ := memPipeline(t, n)

@@ -350,6 +350,7 @@ func Open(opts Options) (*Inventory, error) {
 		db.Close()
 		return nil, fmt.Errorf("inventory: load %s: %w", opts.Path, err)
 	}
+	releaseMapped(opts.Path)
 	// Filed oldest first, so every insert lands at a list's tail.
 	slices.SortFunc(loaded, func(a, b *entry) int { return a.LastSeen.Compare(b.LastSeen) })
 	for _, e := range loaded {
@@ -813,6 +814,7 @@ func (inv *Inventory) flush(all bool) error {
 		inv.mu.Unlock()
 		return fmt.Errorf("inventory: flush: %w", err)
 	}
+	releaseMapped(inv.opts.Path)
 	return nil
 }
 

@@ -27,8 +27,19 @@ import (
 	"github.com/camwarden/camwarden/probes/xm"
 )
 
-// unicastWait bounds a unicast discovery probe of one host.
-const unicastWait = 1200 * time.Millisecond
+// unicastWait bounds a unicast discovery probe of one host; the scheduler
+// waits less for a host whose round trip it measured (ReplyWait).
+// unicastInterval spaces its two asks.
+const (
+	unicastWait     = 1200 * time.Millisecond
+	unicastInterval = 100 * time.Millisecond
+)
+
+// unicastAsk marks a unicast discovery prober for the scheduler (see
+// replyWaiter): it only waits for a datagram.
+type unicastAsk struct{ probes.Prober }
+
+func (unicastAsk) ReplyWaitCeiling() time.Duration { return unicastWait }
 
 // Registry builds the probes the appliance runs from the probing settings:
 // every passive decoder, and the active discoverers and probers that are
@@ -53,7 +64,10 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 		&dhip.Discoverer{Log: log, Timeout: p.Discovery},
 		&dvrip.Discoverer{Log: log, Timeout: p.Discovery},
 		&wsd.Discoverer{Log: log},
-		&ssdp.Discoverer{Options: ssdp.Options{Timeout: p.Discovery, Log: log}},
+		// Its second M-SEARCH round follows the first closely: devices
+		// hold their answers back up to MX (1 s) after the last round
+		// anyway, so a long gap only makes the round longer.
+		&ssdp.Discoverer{Options: ssdp.Options{Timeout: p.Discovery, Interval: 250 * time.Millisecond, Log: log}},
 		&mdns.Discoverer{Log: log},
 	} {
 		if on(d.Name()) {
@@ -75,8 +89,10 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 		// within milliseconds; a host that does not speak it never will, and
 		// the multicast discovery round and passive capture still hear slow
 		// ones. So the unicast asks wait briefly, not a discovery window.
-		&sadp.Prober{Log: log, Timeout: unicastWait}, &dhip.Prober{Timeout: unicastWait},
-		&dvrip.Prober{Timeout: unicastWait}, &ssdp.Prober{Options: ssdp.Options{Log: log, Timeout: unicastWait}},
+		unicastAsk{&sadp.Prober{Log: log, Timeout: unicastWait, Interval: unicastInterval}},
+		unicastAsk{&dhip.Prober{Timeout: unicastWait, Interval: unicastInterval}},
+		unicastAsk{&dvrip.Prober{Timeout: unicastWait, Interval: unicastInterval}},
+		unicastAsk{&ssdp.Prober{Options: ssdp.Options{Log: log, Timeout: unicastWait, Interval: unicastInterval}}},
 		&xm.Prober{}, newRecorderProber(p, log),
 	}
 	// SNMP only with a community the installer gave: one is never guessed.

@@ -54,6 +54,8 @@ type Scheduler struct {
 	Log      *slog.Logger
 
 	once  sync.Once
+	rtts  rttTable
+	stage atomic.Value // string: what Sweep is doing, for a progress line
 	queue chan string
 	mu    sync.Mutex
 	// pending maps a queued host to the probes its round will run: nil for
@@ -171,30 +173,94 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 	}
 	var first, rest []probes.Discoverer
 	for _, d := range s.Discoverers {
-		if d.Name() == "arp" {
+		if d.Name() == "arp" || withSweep[d.Name()] {
 			first = append(first, d)
 		} else {
 			rest = append(rest, d)
 		}
 	}
-	s.sweep(ctx, first)
-	return s.sweep(ctx, rest)
+	// The others start once the ARP sweep has asked every address (not
+	// when its last late reply is in): by then the hosts that answer at
+	// once are known, and an answer that carries only an IP waits in the
+	// pipeline until its address resolves.
+	s.stage.Store("sweeping")
+	defer s.stage.Store("probing")
+	var g errgroup.Group
+	asked := make(chan struct{}, len(first)*len(s.Links))
+	n := s.sweep(ctx, &g, first, func() { asked <- struct{}{} })
+	for range n {
+		select {
+		case <-asked:
+		case <-ctx.Done():
+		}
+	}
+	s.stage.Store("discovery")
+	s.sweep(ctx, &g, rest, nil)
+	return g.Wait()
 }
 
-func (s *Scheduler) sweep(ctx context.Context, ds []probes.Discoverer) error {
-	var g errgroup.Group
+// Stage is what the scheduler is doing: "sweeping" (ARP), "discovery"
+// (the other discoverers' rounds), or "probing".
+func (s *Scheduler) Stage() string {
+	if v, ok := s.stage.Load().(string); ok {
+		return v
+	}
+	return "probing"
+}
+
+// withSweep names the discoverers that start with the ARP sweep rather
+// than after it: their protocols make devices hold answers back (SSDP for
+// up to MX, 1 s; WS-Discovery for up to APP_MAX_DELAY, 500 ms), so most
+// answers come after the sweep has resolved their senders anyway, and
+// the rest wait in the pipeline until it has. Starting them later would
+// add that delay to every sweep.
+var withSweep = map[string]bool{"ssdp": true, "wsd": true}
+
+// asker is a discoverer that can say when it has sent its last request
+// (the ARP sweep); what it hears after that is late replies.
+type asker interface {
+	DiscoverThen(ctx context.Context, l probes.Link, emit probes.Sink, asked func()) error
+}
+
+// sweep starts ds on every link in g and returns how many of them are
+// askers; asked, when set, is called once per started asker when it has
+// sent its requests (or ended).
+func (s *Scheduler) sweep(ctx context.Context, g *errgroup.Group, ds []probes.Discoverer, asked func()) int {
+	n := 0
 	for _, l := range s.Links {
 		for _, d := range ds {
 			if !s.allowed(d.Name()) {
 				continue
 			}
+			_, isAsker := d.(asker)
+			if isAsker {
+				n++
+			}
 			g.Go(func() error {
+				var once sync.Once
+				done := func() {
+					if asked != nil && isAsker {
+						once.Do(asked)
+					}
+				}
+				defer done()
 				if err := s.wait(ctx); err != nil {
 					return nil
 				}
+				// Discovery bounds a round; each ends sooner once answers
+				// stop (probes.Quiet).
 				dctx, cancel := context.WithTimeout(ctx, s.Discovery)
 				defer cancel()
-				err := d.Discover(dctx, l, s.Sink)
+				began := time.Now()
+				var err error
+				if a, ok := d.(asker); ok {
+					err = a.DiscoverThen(dctx, l, s.Sink, done)
+				} else {
+					err = d.Discover(dctx, l, s.Sink)
+				}
+				if l.Iface != nil {
+					s.Log.Debug("discovery done", "probe", d.Name(), "iface", l.Iface.Name, "took", time.Since(began).Round(time.Millisecond))
+				}
 				if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 					s.Log.Warn("discovery failed", "probe", d.Name(), "iface", l.Iface.Name, "err", err)
 				}
@@ -202,7 +268,7 @@ func (s *Scheduler) sweep(ctx context.Context, ds []probes.Discoverer) error {
 			})
 		}
 	}
-	return g.Wait()
+	return n
 }
 
 // DefaultRetry is the back-off between re-probes of a host that is still
@@ -322,6 +388,7 @@ func (s *Scheduler) worker(ctx context.Context) {
 				s.probeHost(ctx, t, only)
 				s.followUp(ctx, mac, t)
 				if only == nil {
+					s.rtts.forget(t.IP)
 					s.scheduleRetry(ctx, mac)
 				}
 			}
@@ -337,11 +404,24 @@ func (s *Scheduler) worker(ctx context.Context) {
 // ProbeHost runs every prober against t, PerHost at a time.
 func (s *Scheduler) ProbeHost(ctx context.Context, t probes.Target) { s.probeHost(ctx, t, nil) }
 
+// replyWaiter is a prober whose whole exchange is one datagram asked and
+// one answered (a unicast discovery ask): it only waits, so it runs beside
+// the connection-making probers rather than in one of the host's PerHost
+// slots, and it waits for a first answer only as long as the host's
+// round trip makes sense (ReplyWait), at most its own ceiling.
+type replyWaiter interface {
+	probes.Prober
+	ReplyWaitCeiling() time.Duration
+}
+
 // probeHost runs the probers in only (every one when nil) against t.
 func (s *Scheduler) probeHost(ctx context.Context, t probes.Target, only map[string]bool) {
 	s.init()
 	sem := make(chan struct{}, s.PerHost)
 	var wg sync.WaitGroup
+	// rtt is the host's round trip as the sweep or this round's first
+	// answers measured it (0: not known yet).
+	rtt := &roundRTT{sweep: func() time.Duration { return s.rtts.get(t.IP) }}
 	for _, p := range s.Probers {
 		if !s.allowed(p.Name()) || only != nil && !only[p.Name()] {
 			continue
@@ -349,19 +429,39 @@ func (s *Scheduler) probeHost(ctx context.Context, t probes.Target, only map[str
 		if err := s.wait(ctx); err != nil {
 			break
 		}
-		sem <- struct{}{}
+		rw, waits := p.(replyWaiter)
+		if !waits {
+			sem <- struct{}{}
+		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				if !waits {
+					<-sem
+				}
+				wg.Done()
+			}()
 			timeout := s.Timeout
 			if o, ok := p.(interface{ ProbeTimeout() time.Duration }); ok {
 				timeout = o.ProbeTimeout() // a prober that needs a conversation, not one answer
 			}
 			pctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			if err := p.Probe(pctx, t, s.Sink); err != nil && ctx.Err() == nil {
-				s.Log.Debug("probe", "probe", p.Name(), "ip", t.IP, "err", err)
+			if waits {
+				pctx = probes.WithReplyWait(pctx, func() time.Duration { return ReplyWait(rtt.get(), rw.ReplyWaitCeiling()) })
 			}
+			began := time.Now()
+			sink := s.Sink
+			if !waits {
+				// A connection prober's first answer bounds the host's
+				// round trip (connect, request, reply): later waits use it.
+				sink = func(o probes.Observation) {
+					rtt.note(time.Since(began))
+					s.Sink(o)
+				}
+			}
+			err := p.Probe(pctx, t, sink)
+			s.Log.Debug("probe done", "probe", p.Name(), "ip", t.IP, "took", time.Since(began).Round(time.Millisecond), "err", err)
 		}()
 	}
 	wg.Wait()

@@ -7,6 +7,7 @@ import (
 	"github.com/camwarden/camwarden/firmware/config"
 	"github.com/camwarden/camwarden/firmware/inventory"
 	"github.com/camwarden/camwarden/probes"
+	"github.com/camwarden/camwarden/probes/arp"
 	"github.com/camwarden/camwarden/probes/classify"
 	"golang.org/x/time/rate"
 )
@@ -15,10 +16,17 @@ import (
 // way for the daemon and for a survey.
 func newScheduler(p config.Probing, reg *probes.Registry, links []probes.Link, inv *inventory.Inventory,
 	sink probes.Sink, log *slog.Logger) *Scheduler {
-	return &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links, Sink: sink,
+	s := &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links, Sink: sink,
 		Concurrency: p.Concurrency, PerHost: p.PerHost, Timeout: p.Timeout, Discovery: p.Discovery,
 		Limiter: rate.NewLimiter(rate.Limit(p.RatePPS), p.RatePPS), Log: log, Target: targetFrom(inv),
 		Followup: recorderFollowup}
+	// The sweep measures each host's round trip; unicast asks wait by it.
+	for _, d := range reg.Discoverers {
+		if sw, ok := d.(*arp.Sweeper); ok {
+			sw.RTT = s.rtts.note
+		}
+	}
+	return s
 }
 
 // startProbing starts active probing on the captured links, when the

@@ -30,8 +30,11 @@ type SurveyOptions struct {
 	Now      func() time.Time
 }
 
-// quiet is how long a survey waits with nothing queued before it ends.
-const quiet = 400 * time.Millisecond
+// quiet is how long a survey waits, once discovery is over and nothing is
+// queued or being probed, before it ends: long enough for an answer just
+// read to pass through the pipeline and queue the device it names.
+// Discovery itself has already waited for the link to go quiet.
+const quiet = 150 * time.Millisecond
 
 // Survey identifies the devices on one link: it listens (when it can
 // capture), sweeps, probes every device found, and returns the devices as
@@ -51,13 +54,27 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	reg := Registry(o.Probing, o.Log)
 	p := oneShotPipeline(o.Policy, time.Hour, o.Now, o.Log)
 	inv := p.Inv
-	s := newScheduler(o.Probing, reg, []probes.Link{link}, inv, p.Sink, o.Log)
+	// The active probes' answers wait for room in the pipeline's queue
+	// instead of being dropped when it is full (the daemon's rule, which
+	// keeps capture from stalling): a survey that drops an answer under
+	// load misses a device. Capture keeps the dropping sink; what it would
+	// lose, the sweep asks for.
+	bg, stop := context.WithCancel(context.Background())
+	defer stop()
+	activeSink := func(ob probes.Observation) {
+		select {
+		case p.in <- ob:
+		case <-bg.Done():
+		}
+	}
+	s := newScheduler(o.Probing, reg, []probes.Link{link}, inv, activeSink, o.Log)
 	// unprobed holds the devices with an address whose probing has not
 	// finished: the survey is not over while one is left, however quiet
 	// the network (a device first seen by IPv6 or LLDP gets its address
 	// late). Bounded by the inventory's size.
 	var mu sync.Mutex
 	unprobed := map[string]bool{}
+	asked := map[string]bool{} // for the progress line's count
 	// ask queues d (every prober when names is nil) unless its address is
 	// outside the subnets the survey may ask.
 	ask := func(d inventory.Device, names []string) {
@@ -66,7 +83,9 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 		}
 		mu.Lock()
 		unprobed[d.MAC] = true
+		asked[d.MAC] = true
 		mu.Unlock()
+		o.Log.Debug("survey: asking", "mac", d.MAC, "ip", d.IP, "probes", names)
 		if names == nil {
 			s.Enqueue(d.MAC)
 		} else {
@@ -88,12 +107,16 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 		defer mu.Unlock()
 		return len(unprobed)
 	}
+	probed := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(asked) - len(unprobed)
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
-	bg, stop := context.WithCancel(context.Background())
-	defer stop()
-	go p.Run(bg, time.Hour, 0)
+	ran := make(chan struct{})
+	go func() { p.Run(bg, time.Hour, 0); close(ran) }()
 	go s.Run(bg)
 
 	if src, err := capture.Open(capture.Options{Iface: o.Iface}); err != nil {
@@ -107,16 +130,18 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 	}
 
 	start := o.Now()
-	progress := func(phase string) {
+	// The progress line: devices found, probed (every prober has had its
+	// turn) and identified (a maker named), and the stage.
+	progress := func(stage string) {
 		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "\r\033[K%-10s %3d devices, %3d probed, %4.1fs", phase, inv.Len(), s.Probed(),
-				o.Now().Sub(start).Seconds())
+			fmt.Fprintf(o.Progress, "\r\033[K%-10s %3d found, %3d probed, %3d identified, %4.1fs", stage, inv.Len(), probed(),
+				identified(p), o.Now().Sub(start).Seconds())
 		}
 	}
 	if !o.Passive {
 		progress("sweeping")
 		done := make(chan struct{})
-		go func() { s.Sweep(ctx); close(done) }()
+		go func() { s.Sweep(ctx); close(done); o.Log.Debug("survey: discovery over") }()
 		tick := time.NewTicker(200 * time.Millisecond)
 	sweep:
 		for {
@@ -124,13 +149,15 @@ func Survey(ctx context.Context, o SurveyOptions) ([]report.Device, error) {
 			case <-done:
 				break sweep
 			case <-tick.C:
-				progress("sweeping")
+				progress(s.Stage())
 			}
 		}
 		tick.Stop()
+	} else {
+		progress("listening")
 	}
-	idleSince := time.Time{}
-	tick := time.NewTicker(50 * time.Millisecond)
+	idleSince, lastDraw := time.Time{}, time.Time{}
+	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 wait:
 	for {
@@ -138,9 +165,16 @@ wait:
 		case <-ctx.Done():
 			break wait
 		case <-tick.C:
-			progress("probing")
 			if o.Passive {
+				if o.Progress != nil && o.Now().Sub(lastDraw) >= 200*time.Millisecond {
+					progress("listening")
+					lastDraw = o.Now()
+				}
 				continue
+			}
+			if o.Progress != nil && o.Now().Sub(lastDraw) >= 200*time.Millisecond {
+				progress("probing")
+				lastDraw = o.Now()
 			}
 			if s.Idle() && len(p.in) == 0 && waiting() == 0 {
 				if idleSince.IsZero() {
@@ -153,17 +187,36 @@ wait:
 			}
 		}
 	}
+	stop()
+	<-ran // the pipeline's own loop is over before the rest is drained here
+	p.Drain(context.Background())
+	o.Log.Debug("survey: done", "devices", inv.Len(), "probed", probed(), "identified", identified(p),
+		"dropped", p.Dropped(), "took", o.Now().Sub(start).Round(time.Millisecond))
+	if p.Dropped() > 0 {
+		o.Log.Warn("survey: the pipeline's queue overflowed; some passively heard frames were not read", "dropped", p.Dropped())
+	}
 	if o.Progress != nil {
 		progress("done")
 		fmt.Fprintln(o.Progress)
 	}
-	stop()
-	p.Drain(context.Background())
 	out := p.Devices()
 	if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return out, err
 	}
 	return out, nil
+}
+
+// identified counts the devices whose last verdict names a maker.
+func identified(p *Pipeline) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, d := range p.last {
+		if d.Maker != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // targetFrom builds probe targets from the inventory's current knowledge.

@@ -17,7 +17,16 @@ import (
 // Sweep defaults.
 const (
 	DefaultRate   = 500                     // ARP requests per second
-	DefaultLinger = 1500 * time.Millisecond // listening after the last request
+	DefaultLinger = 1500 * time.Millisecond // listening after the last request, at most
+	// A host answers ARP from its kernel, within a millisecond on a wired
+	// link. ReplyFloor after the last request covers what is slower: a
+	// Wi-Fi camera in power save hears a broadcast only at its next DTIM
+	// beacon (100–300 ms at common settings), a busy embedded stack. A host
+	// slower still is seen by capture when it talks (its own ARP, DHCP,
+	// announcements). ReplySettle after the last reply ends the sweep once
+	// a burst of answers is over.
+	ReplyFloor  = 300 * time.Millisecond
+	ReplySettle = 200 * time.Millisecond
 	// MinPrefixBits is the largest subnet a sweep accepts (/16: 65,534
 	// addresses, about two minutes at the default rate).
 	MinPrefixBits = 16
@@ -40,8 +49,16 @@ type Conn interface {
 // Sweeper is the active ARP discoverer: it asks every address of the link's
 // subnets "who has" at a capped rate and reports each host that answers.
 type Sweeper struct {
-	Rate   int           // requests per second; DefaultRate when 0
-	Linger time.Duration // wait for late replies after the last request; DefaultLinger when 0
+	Rate int // requests per second; DefaultRate when 0
+	// Linger is the longest to wait for late replies after the last
+	// request (DefaultLinger when 0); the sweep ends sooner once ReplyFloor
+	// has passed since the last request and ReplySettle since the last
+	// reply.
+	Linger time.Duration
+	// RTT, when set, is told each answering host's round trip (request
+	// sent to reply read), from which the scheduler sizes the wait for
+	// that host's answers to unicast probes.
+	RTT func(ip netip.Addr, d time.Duration)
 	// Dial opens the link socket on the link's interface; nil means an
 	// AF_PACKET socket (Linux only; ErrUnsupported elsewhere).
 	Dial func(ifi *net.Interface) (Conn, error)
@@ -90,9 +107,17 @@ func targets(l probes.Link) ([]netip.Addr, error) {
 }
 
 // Discover implements probes.Discoverer. It returns once every request has
-// been sent and Linger has passed, or with ctx's error if ctx ends before the
-// last request went out. Replies arriving before then are emitted at once.
+// been sent and replies have stopped (ReplyFloor after the last request,
+// ReplySettle after the last reply, at most Linger after the last
+// request), or with ctx's error if ctx ends before the last request went
+// out. Replies arriving before then are emitted at once.
 func (s *Sweeper) Discover(ctx context.Context, l probes.Link, emit probes.Sink) error {
+	return s.DiscoverThen(ctx, l, emit, nil)
+}
+
+// DiscoverThen is Discover, calling asked (when not nil) once the last
+// request has gone out, before the wait for late replies.
+func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.Sink, asked func()) error {
 	if l.Iface == nil || len(l.Iface.HardwareAddr) != 6 {
 		return errors.New("arp: sweep: link has no Ethernet interface")
 	}
@@ -129,11 +154,34 @@ func (s *Sweeper) Discover(ctx context.Context, l probes.Link, emit probes.Sink)
 	}
 	defer conn.Close()
 
+	// The sweep lasts the send schedule, then until replies stop.
+	sending := time.Duration(len(addrs)) * time.Second / time.Duration(rate)
+	rctx, round := probes.Quiet{Floor: min(ReplyFloor, linger), Settle: ReplySettle, Max: sending + linger}.Start(ctx)
+	defer round.Stop()
+	round.Sending()
+	// sent holds when each address was asked, until it answers: only a
+	// first answer to our own request moves the end of the sweep, not the
+	// replies to the kernel's own resolutions that probing causes meanwhile.
+	var sentMu sync.Mutex
+	sent := make(map[netip.Addr]time.Time, len(addrs)) // bounded by the subnet size (MinPrefixBits)
+	answered := func(ip netip.Addr) {
+		sentMu.Lock()
+		at, ok := sent[ip]
+		delete(sent, ip)
+		sentMu.Unlock()
+		if !ok {
+			return
+		}
+		round.Heard()
+		if s.RTT != nil {
+			s.RTT(ip, time.Since(at))
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.collect(conn, l, len(addrs), now, log, emit)
+		s.collect(conn, l, len(addrs), now, log, emit, answered)
 	}()
 	// However the sweep ends, unblock the reader and wait for it, so no
 	// emit happens after Discover returns.
@@ -152,36 +200,48 @@ func (s *Sweeper) Discover(ctx context.Context, l probes.Link, emit probes.Sink)
 		perTick = 1
 		tick = time.Second / time.Duration(rate)
 	}
+	// Each tick sends what the rate allows since the sweep began, not a
+	// fixed burst: on a loaded host ticks come late and a ticker drops the
+	// ones missed, which used to stretch a 0.5 s sweep to a second or more.
+	// The average never exceeds the rate; a burst is at most one late
+	// tick's worth.
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	began := time.Now()
+	allowed := perTick
 	for i, a := range addrs {
-		if i > 0 && i%perTick == 0 {
+		for i >= allowed {
 			select {
 			case <-ctx.Done():
 				return fmt.Errorf("arp: sweep on %s: stopped after %d of %d requests: %w", l.Iface.Name, i, len(addrs), ctx.Err())
 			case <-t.C:
 			}
+			allowed = max(allowed, int(time.Since(began)*time.Duration(rate)/time.Second)+perTick)
 		}
 		req.TargetIP = a
 		fr, err := req.Frame(Broadcast)
 		if err != nil {
 			return fmt.Errorf("arp: sweep on %s: %w", l.Iface.Name, err)
 		}
+		sentMu.Lock()
+		sent[a] = time.Now()
+		sentMu.Unlock()
 		if err := conn.WriteFrame(fr); err != nil {
 			return fmt.Errorf("arp: sweep on %s: ask %s: %w", l.Iface.Name, a, err)
 		}
 	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(linger):
+	round.Sent()
+	if asked != nil {
+		asked()
 	}
+	<-rctx.Done()
 	return nil
 }
 
 // collect reads replies addressed to us until the socket is closed or its
 // deadline passes, emitting each (MAC, IP) pair once: two MACs answering for
 // one IP (an address conflict, or a spoofer) are both reported.
-func (s *Sweeper) collect(conn Conn, l probes.Link, n int, now func() time.Time, log *slog.Logger, emit probes.Sink) {
+func (s *Sweeper) collect(conn Conn, l probes.Link, n int, now func() time.Time, log *slog.Logger, emit probes.Sink, answered func(netip.Addr)) {
 	type key struct {
 		mac [6]byte
 		ip  netip.Addr
@@ -210,6 +270,7 @@ func (s *Sweeper) collect(conn Conn, l probes.Link, n int, now func() time.Time,
 		if p.SenderMAC[0]&1 != 0 || isZero(p.SenderMAC) {
 			continue
 		}
+		answered(p.SenderIP)
 		k := key{mac: [6]byte(p.SenderMAC), ip: p.SenderIP}
 		if seen[k] || len(seen) >= maxSeen {
 			continue

@@ -20,8 +20,20 @@ var Group = netip.MustParseAddrPort("224.0.0.251:5353")
 // Discoverer limits.
 const (
 	maxReplies = 1024 // datagrams read per Discover
-	resends    = 2    // queries sent per Discover (RFC 6762 asks for spacing)
-	resendGap  = time.Second
+	resends    = 2    // queries sent per Discover, in case one is lost
+	// resendGap spaces them. RFC 6762's one-second minimum between a
+	// querier's first two queries is for continuous querying (§5.2); this
+	// is a one-shot query (§5.1) asking once more.
+	resendGap = 500 * time.Millisecond
+	// A responder delays an answer about shared records (the service
+	// PTRs asked here) by 20–120 ms (RFC 6762 §6); replyFloor after the
+	// last query adds the link and a loaded listener to that, and
+	// settleAfter is the quiet after an answer that ends the round.
+	replyFloor  = 400 * time.Millisecond
+	settleAfter = 250 * time.Millisecond
+	// maxRound bounds a round that keeps hearing answers when ctx does
+	// not end it sooner.
+	maxRound = 3 * time.Second
 )
 
 // Discoverer asks a link for Services with one query (QU bit set, from an
@@ -69,8 +81,9 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, round := probes.Quiet{Floor: replyFloor, Settle: settleAfter, Max: maxRound}.Start(ctx)
+	defer round.Stop()
+	cancel := round.Stop
 	var lc net.ListenConfig
 	pc, err := lc.ListenPacket(ctx, "udp4", netip.AddrPortFrom(l.Addr, 0).String())
 	if err != nil {
@@ -95,7 +108,9 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	defer stop()
 	// Resends run beside the read loop; both end with ctx.
 	sendErr := make(chan error, 1)
+	round.Sending()
 	go func() {
+		defer round.Sent()
 		t := time.NewTimer(0)
 		defer t.Stop()
 		for i := range resends {
@@ -138,6 +153,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 			continue
 		}
 		facts, err := Facts(m)
+		round.Heard() // an answer, useful or not: the link is still talking
 		if err != nil || len(facts) == 0 {
 			continue
 		}

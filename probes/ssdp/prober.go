@@ -146,7 +146,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 	host := net.JoinHostPort(group.String(), strconv.Itoa(port))
 	msgs := [][]byte{BuildMSearch(host, STAll, true), BuildMSearch(host, STRoot, true)}
 	r := newRun(d.Options, udpdisc.InSubnets(l.Subnets))
-	serr := r.exchange(ctx, conn, dst, msgs)
+	serr := r.exchange(ctx, conn, dst, msgs, func() time.Duration { return min(multicastFloor, udpdisc.OrDefault(d.Timeout, DefaultTimeout)) })
 	r.emitAll(ctx, emit)
 	if serr != nil {
 		return fmt.Errorf("ssdp: send M-SEARCH to %s: %w", dst, serr)
@@ -185,7 +185,7 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 		r.device(t.IP).locations[loc] = true
 		r.mu.Unlock()
 	}
-	serr := r.exchange(ctx, conn, dst, msgs)
+	serr := r.exchange(ctx, conn, dst, msgs, func() time.Duration { return probes.ReplyWait(ctx, udpdisc.OrDefault(p.Timeout, DefaultTimeout)) })
 	// The answer is attributed to the address it came from (only t's is
 	// accepted), with no MAC: the pipeline resolves the address, as for
 	// every UDP answer, rather than trusting a MAC looked up when the probe
@@ -254,53 +254,74 @@ func (d *device) add(fs []probes.Fact) {
 	}
 }
 
-// exchange sends msgs Sends times and reads answers for the Timeout window.
-func (r *run) exchange(ctx context.Context, conn net.PacketConn, dst net.Addr, msgs [][]byte) error {
-	lctx, cancel := context.WithTimeout(ctx, udpdisc.OrDefault(r.opt.Timeout, DefaultTimeout))
-	defer cancel()
+// How long an exchange listens once answers stop. A device answers a
+// multicast M-SEARCH after a random delay of up to MX seconds (UDA 1.1
+// §1.3.3; we send MX: 1), so a discovery run waits that long after its
+// last round, and a little more for the answer to cross the link. A
+// unicast search carries no MX and is answered at once; its wait after
+// the last round is the scheduler's (probes.ReplyWait), at most Timeout.
+// After an answer, settleAfter more: a device answers ssdp:all with one
+// datagram per service, a little apart.
+const (
+	multicastFloor = time.Second + 100*time.Millisecond
+	settleAfter    = 250 * time.Millisecond
+)
+
+// exchange sends msgs Sends times and reads answers until floor has
+// passed after the last round and settleAfter after the last answer, at
+// most Timeout.
+func (r *run) exchange(ctx context.Context, conn net.PacketConn, dst net.Addr, msgs [][]byte, floor func() time.Duration) error {
+	lctx, round := probes.Quiet{Settle: settleAfter, Max: udpdisc.OrDefault(r.opt.Timeout, DefaultTimeout)}.StartSending(ctx)
+	defer round.Stop()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		// Fetches run under ctx, not the listening window: a description
 		// named late in the window may still be read.
-		udpdisc.Collect(lctx, []net.PacketConn{conn}, func(src netip.AddrPort, b []byte, oversize bool) { r.handle(ctx, src, b, oversize) })
+		udpdisc.Collect(lctx, []net.PacketConn{conn}, func(src netip.AddrPort, b []byte, oversize bool) {
+			if r.handle(ctx, src, b, oversize) {
+				round.Heard()
+			}
+		})
 	}()
 	ds := make([]udpdisc.Datagram, len(msgs))
 	for i, m := range msgs {
 		ds[i] = udpdisc.Datagram{To: dst, Msg: m}
 	}
 	_, serr := udpdisc.SendRounds(lctx, conn, udpdisc.Sends(r.opt.Sends, DefaultSends), udpdisc.OrDefault(r.opt.Interval, DefaultInterval), ds...)
+	round.SentWithin(floor())
 	<-done
 	return serr
 }
 
-func (r *run) handle(ctx context.Context, src netip.AddrPort, b []byte, oversize bool) {
+// handle reads one datagram and says whether it was an SSDP answer.
+func (r *run) handle(ctx context.Context, src netip.AddrPort, b []byte, oversize bool) bool {
 	ip := src.Addr()
 	if r.accept != nil && !r.accept(ip) {
-		return
+		return false
 	}
 	if oversize {
 		r.setErr(fmt.Errorf("answer from %s: %w", src, ErrTooLarge))
-		return
+		return false
 	}
 	m, err := Parse(b)
 	if err != nil {
 		r.setErr(fmt.Errorf("parse answer from %s: %w", src, err))
 		r.log.Debug("ssdp: bad answer", "from", src, "err", err)
-		return
+		return false
 	}
 	if m.Kind == KindMSearch {
-		return // our own search looped back, or another tool's
+		return false // our own search looped back, or another tool's
 	}
 	facts := m.Facts()
 	if len(facts) == 0 {
 		r.setErr(fmt.Errorf("answer from %s: %w: no SSDP headers", src, ErrNotSSDP))
-		return
+		return false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.devs[ip] == nil && len(r.devs) >= maxDevices {
-		return
+		return true
 	}
 	d := r.device(ip)
 	d.answered = true
@@ -309,6 +330,7 @@ func (r *run) handle(ctx context.Context, src netip.AddrPort, b []byte, oversize
 		d.locations[m.Location] = true
 		r.startFetch(ctx, ip, m.Location)
 	}
+	return true
 }
 
 func (r *run) setErr(err error) {

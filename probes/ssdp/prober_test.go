@@ -218,7 +218,7 @@ func TestExchangeStopsSendingWhenOver(t *testing.T) {
 	cc := &countingConn{PacketConn: c}
 	r := newRun(Options{Timeout: 100 * time.Millisecond, Sends: 3, Interval: 300 * time.Millisecond, NoFetch: true}, nil)
 	msgs := [][]byte{BuildMSearch("127.0.0.1:9", STAll, false), BuildMSearch("127.0.0.1:9", STRoot, false)}
-	if err := r.exchange(context.Background(), cc, c.LocalAddr(), msgs); err != nil {
+	if err := r.exchange(context.Background(), cc, c.LocalAddr(), msgs, func() time.Duration { return time.Second }); err != nil {
 		t.Fatal(err)
 	}
 	if n := cc.writes.Load(); n != 2 {

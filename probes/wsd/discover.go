@@ -26,6 +26,15 @@ const (
 	udpMinDelay     = 50 * time.Millisecond
 	udpMaxDelay     = 250 * time.Millisecond
 	udpUpperDelay   = 500 * time.Millisecond
+	// appMaxDelay is the longest a Target Service waits before answering
+	// a multicast Probe (APP_MAX_DELAY); replyFloor adds the link's
+	// crossing and a loaded listener's scheduling to it.
+	appMaxDelay = 500 * time.Millisecond
+	replyFloor  = appMaxDelay + 100*time.Millisecond
+	// settleAfter is the quiet after a ProbeMatch that ends the round:
+	// devices answer each of our Probe variants and repeat each answer
+	// (UNICAST_UDP_REPEAT), a little apart.
+	settleAfter = 250 * time.Millisecond
 )
 
 // DefaultProbes are the Probe variants a Discoverer sends: ONVIF cameras
@@ -42,8 +51,11 @@ type Discoverer struct {
 	// Repeat is how often each Probe is retransmitted (same MessageID);
 	// MulticastRepeat when 0, none when negative. Capped at 4.
 	Repeat int
-	// Wait is how long to listen after the last Probe went out; 2s when 0.
-	// ONVIF devices answer within APP_MAX_DELAY (500 ms) of a Probe.
+	// Wait is the longest to listen after the last Probe went out; 2s
+	// when 0. The round ends sooner once answers stop: ONVIF devices
+	// answer within APP_MAX_DELAY (500 ms) of a Probe, so it lasts
+	// replyFloor after the last Probe and settleAfter after the last
+	// ProbeMatch.
 	Wait time.Duration
 	// Group is where Probes go; 239.255.255.250:3702 when zero.
 	Group netip.AddrPort
@@ -119,11 +131,20 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 		msgs[i] = BuildProbe(id, v...)
 	}
 
-	// The send schedule is fixed up front so the listening deadline is known.
+	// The round ends once the last Probe is replyFloor old and the last
+	// answer settleAfter old, or Wait after the whole send schedule (at
+	// most udpMaxDelay+udpUpperDelay*(repeat-1)) at the latest.
+	rctx, round := probes.Quiet{Floor: min(replyFloor, wait), Settle: settleAfter,
+		Max: wait + udpMaxDelay + udpUpperDelay*time.Duration(repeat)}.Start(ctx)
+	defer round.Stop()
+	stopRead := context.AfterFunc(rctx, func() { _ = c.SetReadDeadline(time.Now()) })
+	defer stopRead()
+	round.Sending()
 	sendDone := make(chan struct{})
 	var sendErr error
 	go func() {
 		defer close(sendDone)
+		defer round.Sent()
 		delay := udpMinDelay + rand.N(udpMaxDelay-udpMinDelay)
 		dst := net.UDPAddrFromAddrPort(group)
 		for r := 0; r <= repeat; r++ {
@@ -141,26 +162,6 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 					return
 				}
 			}
-		}
-	}()
-
-	// Stop reading when ctx ends or Wait has passed since the last send.
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = c.SetReadDeadline(time.Now())
-			return
-		case <-stop:
-			return
-		case <-sendDone:
-		}
-		_ = c.SetReadDeadline(time.Now().Add(wait))
-		select {
-		case <-ctx.Done():
-			_ = c.SetReadDeadline(time.Now())
-		case <-stop:
 		}
 	}()
 
@@ -189,6 +190,7 @@ func (d *Discoverer) Discover(ctx context.Context, l probes.Link, emit probes.Si
 		if m.Kind != KindProbeMatches || !ids[m.RelatesTo] {
 			continue
 		}
+		round.Heard()
 		// Devices repeat each ProbeMatch (UNICAST_UDP_REPEAT) with the same
 		// MessageID, and answer each of our Probe variants.
 		if m.MessageID != "" {

@@ -59,15 +59,34 @@ type Exchange struct {
 
 // Timing is how long a run listens and how often it asks.
 type Timing struct {
-	Timeout  time.Duration // whole run; ctx may end it sooner
+	Timeout  time.Duration // whole run at most; ctx may end it sooner
 	Sends    int           // rounds of the request
 	Interval time.Duration // between rounds
+	// Floor and Settle end a Discover run once answers stop (probes.Quiet):
+	// Floor after the last round went out, Settle after the last answer;
+	// DefaultFloor and DefaultSettle when unset. Probe ends at its first
+	// answer, or Timeout.
+	Floor, Settle time.Duration
 }
+
+// How long a Discover run listens after its last request and after its
+// last answer. SADP, DHIP and DVRIP define no response delay: the lab's
+// responders and the captures published for these protocols answer
+// within milliseconds, from the vendor daemon in user space. The floor
+// leaves half a second for a busy device (a recorder encoding many
+// streams) on top of the two rounds already half a second apart, so a run
+// lasts at least a second; the settle time lets a burst of many devices'
+// answers, which a loaded host reads in clumps, finish arriving.
+const (
+	DefaultFloor  = 500 * time.Millisecond
+	DefaultSettle = 250 * time.Millisecond
+)
 
 // Or is t with each unset (non-positive) field taken from def, and Sends
 // capped at MaxSends whatever the configuration says.
 func (t Timing) Or(def Timing) Timing {
-	return Timing{Timeout: OrDefault(t.Timeout, def.Timeout), Sends: Sends(t.Sends, def.Sends), Interval: OrDefault(t.Interval, def.Interval)}
+	return Timing{Timeout: OrDefault(t.Timeout, def.Timeout), Sends: Sends(t.Sends, def.Sends), Interval: OrDefault(t.Interval, def.Interval),
+		Floor: OrDefault(t.Floor, def.Floor), Settle: OrDefault(t.Settle, def.Settle)}
 }
 
 // Discover sends Request to every address of to from a socket on l (see
@@ -77,8 +96,8 @@ func (t Timing) Or(def Timing) Timing {
 // logged, not returned: answers sent to our own port still arrive.
 func (x *Exchange) Discover(ctx context.Context, l probes.Link, to []net.Addr, listen func() (net.PacketConn, error), emit probes.Sink) error {
 	log := Logger(x.Log)
-	ctx, cancel := context.WithTimeout(ctx, x.Timeout)
-	defer cancel()
+	ctx, round := probes.Quiet{Floor: OrDefault(x.Floor, DefaultFloor), Settle: OrDefault(x.Settle, DefaultSettle), Max: x.Timeout}.Start(ctx)
+	defer round.Stop()
 	send, err := ListenSend(l)
 	if err != nil {
 		return fmt.Errorf("%s: %w", x.Name, err)
@@ -95,6 +114,7 @@ func (x *Exchange) Discover(ctx context.Context, l probes.Link, to []net.Addr, l
 		}
 	}
 	c := x.collector(emit, log, InSubnets(l.Subnets))
+	c.heard = round.Heard
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -104,7 +124,9 @@ func (x *Exchange) Discover(ctx context.Context, l probes.Link, to []net.Addr, l
 	for i, a := range to {
 		ds[i] = Datagram{To: a, Msg: x.Request}
 	}
+	round.Sending()
 	dst, serr := SendRounds(ctx, send, x.Sends, x.Interval, ds...)
+	round.Sent()
 	<-done
 	if serr != nil {
 		return fmt.Errorf("%s: send %s to %s: %w", x.Name, x.What, dst, serr)
@@ -128,8 +150,12 @@ func (x *Exchange) Probe(ctx context.Context, t probes.Target, port int, group n
 		return fmt.Errorf("%s: probe %s: IPv4 only", x.Name, t.IP)
 	}
 	log := Logger(x.Log)
-	ctx, cancel := context.WithTimeout(ctx, x.Timeout)
-	defer cancel()
+	// Without an answer the run ends ReplyWait after the last request (the
+	// scheduler's wait from the host's round trip), at most Timeout.
+	pctx := ctx
+	ctx, round := probes.Quiet{Max: x.Timeout}.StartSending(ctx)
+	defer round.Stop()
+	cancel := round.Stop
 	dst := net.UDPAddrFromAddrPort(netip.AddrPortFrom(t.IP, uint16(port)))
 	ds := []Datagram{{To: dst, Msg: x.Request}}
 	var conns []net.PacketConn
@@ -170,6 +196,7 @@ func (x *Exchange) Probe(ctx context.Context, t probes.Target, port int, group n
 		Collect(ctx, conns, c.handle)
 	}()
 	sentTo, serr := SendRounds(ctx, conns[0], x.Sends, x.Interval, ds...)
+	round.SentWithin(probes.ReplyWait(pctx, x.Timeout))
 	<-done
 	switch {
 	case got:
@@ -228,6 +255,7 @@ type collector struct {
 	accept  func(netip.Addr) bool
 	seen    map[netip.Addr]bool
 	lastErr error
+	heard   func() // told of every answer; nil when the run's end does not depend on them
 }
 
 func (x *Exchange) collector(emit probes.Sink, log *slog.Logger, accept func(netip.Addr) bool) *collector {
@@ -253,6 +281,9 @@ func (c *collector) handle(src netip.AddrPort, b []byte, oversize bool) {
 	a, err := c.x.Parse(b)
 	if errors.Is(err, ErrSkip) {
 		return
+	}
+	if c.heard != nil {
+		c.heard() // an answer, even one already counted: the link is still talking
 	}
 	if err != nil {
 		c.lastErr = fmt.Errorf("parse reply from %s: %w", src, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -377,5 +378,84 @@ func TestClaims(t *testing.T) {
 		if got := ClaimedIPv4(in); got != want {
 			t.Errorf("ClaimedIPv4(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// lateResponders answers each question from several loopback sockets, the
+// i-th after delays[i]: devices that hold their answers back.
+func lateResponders(t *testing.T, delays []time.Duration) net.Addr {
+	c := loopConn(t)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			for i, d := range delays {
+				time.AfterFunc(d, func() {
+					r, err := net.ListenPacket("udp4", "127.0.0."+strconv.Itoa(2+i)+":0")
+					if err != nil {
+						return
+					}
+					defer r.Close()
+					_, _ = r.WriteTo([]byte("TOY!"), from)
+				})
+			}
+		}
+	}()
+	return c.LocalAddr()
+}
+
+// A discovery run ends once answers stop, not after its whole window: with
+// every device answering at once it is over about Floor after the last
+// round, far inside Timeout; an answer that comes late, but within Floor
+// of the last round or Settle of the answer before it, still counts.
+func TestExchangeDiscoverEndsWhenAnswersStop(t *testing.T) {
+	l := probes.Link{Addr: udpdisctest.Loopback, Subnets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	run := func(delays []time.Duration) (int, time.Duration) {
+		x := toy(5 * time.Second)
+		x.Floor, x.Settle = 200*time.Millisecond, 150*time.Millisecond
+		emit, got := udpdisctest.Sink()
+		start := time.Now()
+		if err := x.Discover(context.Background(), l, []net.Addr{lateResponders(t, delays)}, nil, emit); err != nil {
+			t.Fatal(err)
+		}
+		return len(got()), time.Since(start)
+	}
+	// Prompt answers: rounds at 0 and 50 ms, then the 200 ms floor.
+	n, took := run([]time.Duration{0, 0, time.Millisecond})
+	if n != 3 || took > 2*time.Second {
+		t.Errorf("prompt answers: %d of 3 in %v, want all, well inside the 5 s window", n, took)
+	}
+	// A straggler 350 ms after the last round: the floor has passed, but
+	// it comes within Settle of an answer that came 220 ms after the
+	// round, which kept the run open for it.
+	n, took = run([]time.Duration{0, 220 * time.Millisecond, 350 * time.Millisecond})
+	if n != 3 || took > 2*time.Second {
+		t.Errorf("late answers: %d of 3 in %v, want all, well inside the window", n, took)
+	}
+}
+
+// A unicast ask whose host answers only after a while is still heard when
+// no round trip was measured (the wait is then the whole Timeout), and
+// with a measured one it gives up soon after its last request.
+func TestExchangeProbeWaitsByReplyWait(t *testing.T) {
+	slow := udpdisctest.StartFake(t, false, func(req []byte) []byte {
+		time.Sleep(400 * time.Millisecond)
+		return answer("TOY!")(req)
+	})
+	emit, got := udpdisctest.Sink()
+	if err := toyProbe(context.Background(), slow, 2*time.Second, emit); err != nil || len(got()) != 1 {
+		t.Errorf("slow host, no round trip known: err %v, %d observations", err, len(got()))
+	}
+	silent := udpdisctest.StartFake(t, false, nil)
+	ctx := probes.WithReplyWait(context.Background(), func() time.Duration { return 100 * time.Millisecond })
+	start := time.Now()
+	if err := toyProbe(ctx, silent, 3*time.Second, emit); !errors.Is(err, errToyNoReply) {
+		t.Errorf("silent host: %v", err)
+	}
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("silent host with a 100 ms reply wait took %v of its 3 s timeout", took)
 	}
 }

@@ -10,6 +10,7 @@
 // torn down on exit, Ctrl-C included.
 //
 //	sudo bin/cwbench [survey|reaction|filter|realworld|memory|outbox|all] [--trials N] [--quick] [--bin DIR]
+//	sudo bin/cwbench survey --tools camwarden --labs lab50 --runs 5 [--trace DIR]
 package main
 
 import (
@@ -40,7 +41,12 @@ type config struct {
 	trials int
 	quick  bool
 	bin    string
-	out    io.Writer
+	// survey only: which tools and labs, how many camwarden runs per lab,
+	// and where to keep each run's -v log (see surveyFlags).
+	tools, labs []string
+	runs        int
+	trace       string
+	out         io.Writer
 }
 
 func main() {
@@ -56,7 +62,7 @@ func main() {
 	cfg, err := parseArgs(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cwbench:", err)
-		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|realworld|memory|outbox|all] [--trials N] [--quick] [--bin DIR]")
+		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|realworld|memory|outbox|all] [--trials N] [--quick] [--bin DIR]\n       survey only: [--tools camwarden,nmap,arp-scan] [--labs lab10,lab50,lab200] [--runs N] [--trace DIR]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -85,6 +91,7 @@ func parseArgs(args []string) (config, error) {
 	fs.BoolVar(&cfg.quick, "quick", false, "CI smoke: few trials, short traffic")
 	exe, _ := os.Executable()
 	fs.StringVar(&cfg.bin, "bin", filepath.Dir(exe), "directory holding camwarden and camsim (make build)")
+	surveyFlags(fs, &cfg)
 	if err := fs.Parse(rest); err != nil {
 		return cfg, err
 	}
@@ -98,6 +105,9 @@ func parseArgs(args []string) (config, error) {
 			break
 		}
 		return cfg, fmt.Errorf("unknown benchmark %q", cfg.what)
+	}
+	if err := checkSurveyFlags(&cfg); err != nil {
+		return cfg, err
 	}
 	if cfg.trials <= 0 {
 		cfg.trials = 100

@@ -6,12 +6,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -46,6 +48,57 @@ devices:
   - {profile: printer}
 `
 
+// surveyTools and surveyLabs are what `cwbench survey` runs by default.
+var (
+	surveyTools = []string{"camwarden", "nmap", "arp-scan"}
+	surveyLabs  = []string{"lab10", "lab50", "lab200"}
+)
+
+// errSkipped marks a tool left out with --tools.
+var errSkipped = errors.New("skipped (--tools)")
+
+// surveyFlags adds the survey's own options: nmap and arp-scan take
+// minutes on lab200, so while tuning camwarden one runs it alone, on one
+// lab, several times (the median is what counts on a shared machine).
+func surveyFlags(fs *flag.FlagSet, cfg *config) {
+	fs.Func("tools", "survey: comma-separated tools to run (default camwarden,nmap,arp-scan)", func(v string) error {
+		cfg.tools = strings.Split(v, ",")
+		return nil
+	})
+	fs.Func("labs", "survey: comma-separated labs (default lab10,lab50,lab200; --quick: lab10)", func(v string) error {
+		cfg.labs = strings.Split(v, ",")
+		return nil
+	})
+	fs.IntVar(&cfg.runs, "runs", 1, "survey: camwarden surveys per lab; the table shows the median run")
+	fs.StringVar(&cfg.trace, "trace", "", "survey: run camwarden with -v and keep each run's log here (LAB-RUN.log)")
+}
+
+func checkSurveyFlags(cfg *config) error {
+	for _, t := range cfg.tools {
+		if !slices.Contains(surveyTools, t) {
+			return fmt.Errorf("--tools: unknown tool %q (want some of %s)", t, strings.Join(surveyTools, ","))
+		}
+	}
+	for _, l := range cfg.labs {
+		if !slices.Contains(surveyLabs, l) {
+			return fmt.Errorf("--labs: unknown lab %q (want some of %s)", l, strings.Join(surveyLabs, ","))
+		}
+	}
+	if cfg.runs < 1 || cfg.runs > 50 {
+		return fmt.Errorf("--runs: want 1..50, got %d", cfg.runs)
+	}
+	if len(cfg.tools) == 0 {
+		cfg.tools = surveyTools
+	}
+	if len(cfg.labs) == 0 {
+		cfg.labs = surveyLabs
+		if cfg.quick {
+			cfg.labs = surveyLabs[:1]
+		}
+	}
+	return nil
+}
+
 // surveyRow is one lab size of the scaling summary.
 type surveyRow struct {
 	name       string
@@ -60,19 +113,19 @@ type surveyRow struct {
 // and ends with the scaling summary: time per device should fall as the
 // site grows, since discovery is one broadcast round whatever the size.
 func benchSurvey(ctx context.Context, cfg config) error {
-	small, err := lab.ParseSpec([]byte(lab10Spec), "lab10")
-	if err != nil {
-		return err
-	}
-	specs := []*lab.Spec{small}
-	if !cfg.quick {
-		for _, n := range []string{"lab50", "lab200"} {
-			s, err := lab.LoadSpec(n)
-			if err != nil {
-				return err
-			}
-			specs = append(specs, s)
+	var specs []*lab.Spec
+	for _, n := range cfg.labs {
+		var s *lab.Spec
+		var err error
+		if n == "lab10" {
+			s, err = lab.ParseSpec([]byte(lab10Spec), "lab10")
+		} else {
+			s, err = lab.LoadSpec(n)
 		}
+		if err != nil {
+			return err
+		}
+		specs = append(specs, s)
 	}
 	var rows []surveyRow
 	var errs []error
@@ -93,6 +146,9 @@ func benchSurvey(ctx context.Context, cfg config) error {
 	fmt.Fprintf(w, "| lab | devices | camwarden s | ms/device | makers right | flagged right | false flags | nmap s | nmap/camwarden | arp-scan s | arp-scan/camwarden | arp-scan makers right |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		sec := func(t toolResult) string {
+			if errors.Is(t.err, errSkipped) {
+				return "-"
+			}
 			if t.err != nil {
 				return "error"
 			}
@@ -154,10 +210,19 @@ func surveyLab(ctx context.Context, cfg config, spec *lab.Spec) (surveyRow, erro
 		}
 	}
 
-	cw := runCamwardenSurvey(ctx, cfg, l, devs)
-	nm := runTextTool(ctx, l, devs, makers, brands, "nmap", nmapArgs(cfg.quick), parseNmap)
-	as := runTextTool(ctx, l, devs, makers, brands, "arp-scan", []string{"arp-scan", "--interface", "eth0", "--plain", lab.CameraNet.String()},
-		func(b []byte) (map[netip.Addr]string, error) { return bench.ParseArpScan(bytes.NewReader(b)) })
+	cw := toolResult{name: "camwarden survey", err: errSkipped}
+	if slices.Contains(cfg.tools, "camwarden") {
+		cw = runCamwardenSurveys(ctx, cfg, l, spec.Name, devs)
+	}
+	nm := toolResult{name: "nmap", err: errSkipped}
+	if slices.Contains(cfg.tools, "nmap") {
+		nm = runTextTool(ctx, l, devs, makers, brands, "nmap", nmapArgs(cfg.quick), parseNmap)
+	}
+	as := toolResult{name: "arp-scan", err: errSkipped}
+	if slices.Contains(cfg.tools, "arp-scan") {
+		as = runTextTool(ctx, l, devs, makers, brands, "arp-scan", []string{"arp-scan", "--interface", "eth0", "--plain", lab.CameraNet.String()},
+			func(b []byte) (map[netip.Addr]string, error) { return bench.ParseArpScan(bytes.NewReader(b)) })
+	}
 
 	w := cfg.out
 	row.devices, row.nameable, row.wantFlag, row.cw, row.nm, row.as = len(devs), nameable, wantFlag, cw, nm, as
@@ -167,6 +232,9 @@ func surveyLab(ctx context.Context, cfg config, spec *lab.Spec) (surveyRow, erro
 	fmt.Fprintf(w, "would flag = it names a flagged maker (%s). For camwarden: the maker field equals the ground truth, and its own flag.\n\n", strings.Join(bench.FlaggedMakers, ", "))
 	fmt.Fprintf(w, "| tool | wall s | devices listed | maker correct (of %d) | flagged found (of %d) | false flags | camwarden speed-up |\n|---|---|---|---|---|---|---|\n", nameable, wantFlag)
 	for _, r := range []toolResult{cw, nm, as} {
+		if errors.Is(r.err, errSkipped) {
+			continue
+		}
 		if r.err != nil {
 			fmt.Fprintf(w, "| %s | error: %v | | | | | |\n", r.name, r.err)
 			continue
@@ -190,18 +258,89 @@ func surveyLab(ctx context.Context, cfg config, spec *lab.Spec) (surveyRow, erro
 	if err := l.Down(context.Background()); err != nil {
 		return row, err
 	}
+	if errors.Is(cw.err, errSkipped) {
+		return row, nil
+	}
 	return row, cw.err
 }
 
-func runCamwardenSurvey(ctx context.Context, cfg config, l *lab.Lab, devs []lab.Device) toolResult {
+// runCamwardenSurveys surveys cfg.runs times on the same running lab and
+// returns the median run (by wall time), after printing every run's time,
+// accuracy and the load average, which on a shared machine says how much
+// a time can be trusted.
+func runCamwardenSurveys(ctx context.Context, cfg config, l *lab.Lab, labName string, devs []lab.Device) toolResult {
+	var rs []toolResult
+	for i := range cfg.runs {
+		if ctx.Err() != nil {
+			break
+		}
+		log := ""
+		if cfg.trace != "" {
+			log = filepath.Join(cfg.trace, fmt.Sprintf("%s-%d.log", labName, i+1))
+		}
+		r := runCamwardenSurvey(ctx, cfg, l, devs, log)
+		fmt.Fprintf(os.Stderr, "cwbench: %s camwarden run %d/%d: %.2f s, %d/%d listed, %d makers right, %d flagged, %d false flags, load %s%s\n",
+			labName, i+1, cfg.runs, r.wall.Seconds(), r.seen, len(devs), r.correct, r.flagged, r.falseFlg, loadAvg(), errText(r.err))
+		rs = append(rs, r)
+		if i+1 < cfg.runs {
+			time.Sleep(time.Second) // let the last run's sockets and ARP entries settle
+		}
+	}
+	if len(rs) == 0 {
+		return toolResult{name: "camwarden survey", err: ctx.Err()}
+	}
+	if len(rs) > 1 {
+		w := cfg.out
+		fmt.Fprintf(w, "camwarden survey on %s, %d runs (load average: %s):", labName, len(rs), loadAvg())
+		for _, r := range rs {
+			fmt.Fprintf(w, " %.2f s (%d/%d listed, %d makers right, %d flagged, %d false)", r.wall.Seconds(), r.seen, len(devs), r.correct, r.flagged, r.falseFlg)
+		}
+		fmt.Fprintf(w, "; median shown below.\n\n")
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
+	return rs[len(rs)/2]
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": " + err.Error()
+}
+
+// loadAvg is /proc/loadavg's three averages.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func runCamwardenSurvey(ctx context.Context, cfg config, l *lab.Lab, devs []lab.Device, logFile string) toolResult {
 	r := toolResult{name: "camwarden survey"}
-	cmd, err := l.Command(ctx, "app", filepath.Join(cfg.bin, "camwarden"), "survey", "--iface", "eth0", "--duration", "60s", "--json")
+	args := []string{"survey", "--iface", "eth0", "--duration", "60s", "--json"}
+	if logFile != "" {
+		args = append(args, "-v")
+	}
+	cmd, err := l.Command(ctx, "app", filepath.Join(cfg.bin, "camwarden"), args...)
 	if err != nil {
 		r.err = err
 		return r
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	if logFile != "" {
+		defer func() {
+			if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err == nil {
+				_ = os.WriteFile(logFile, stderr.Bytes(), 0o644)
+			}
+		}()
+	}
 	start := time.Now()
 	out, err := cmd.Output()
 	r.wall = time.Since(start)

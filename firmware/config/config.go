@@ -72,7 +72,7 @@ type Probing struct {
 	PerHost       int           `yaml:"per_host"`       // probes at once against one host
 	RatePPS       int           `yaml:"rate_pps"`       // global cap on probe packets per second
 	Timeout       time.Duration `yaml:"timeout"`        // per probe
-	Discovery     time.Duration `yaml:"discovery"`      // how long multicast discovery listens
+	Discovery     time.Duration `yaml:"discovery"`      // the longest a discovery round listens; it ends sooner once answers stop
 	Disabled      []string      `yaml:"disabled"`       // probe names not to run
 	ONVIF         []Credential  `yaml:"onvif_credentials"`
 	// SNMPCommunities are the SNMP v2c read communities tried in order.

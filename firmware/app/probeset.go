@@ -33,6 +33,8 @@ import (
 const (
 	unicastWait     = 1200 * time.Millisecond
 	unicastInterval = 100 * time.Millisecond
+	// multicastInterval spaces the two rounds of a multicast search.
+	multicastInterval = 250 * time.Millisecond
 )
 
 // unicastAsk marks a unicast discovery prober for the scheduler (see
@@ -60,14 +62,18 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 	sweep.Log = log
 	for _, d := range []probes.Discoverer{
 		sweep,
-		&sadp.Discoverer{Log: log, Timeout: p.Discovery},
-		&dhip.Discoverer{Log: log, Timeout: p.Discovery},
-		&dvrip.Discoverer{Log: log, Timeout: p.Discovery},
+		// The second round of each vendor search follows the first by a
+		// quarter second: enough for a device that lost the first (or
+		// answers only a repeat) to hear it; the round then waits its
+		// floor after it (udpdisc.DefaultFloor).
+		&sadp.Discoverer{Log: log, Timeout: p.Discovery, Interval: multicastInterval},
+		&dhip.Discoverer{Log: log, Timeout: p.Discovery, Interval: multicastInterval},
+		&dvrip.Discoverer{Log: log, Timeout: p.Discovery, Interval: multicastInterval},
 		&wsd.Discoverer{Log: log},
 		// Its second M-SEARCH round follows the first closely: devices
 		// hold their answers back up to MX (1 s) after the last round
 		// anyway, so a long gap only makes the round longer.
-		&ssdp.Discoverer{Options: ssdp.Options{Timeout: p.Discovery, Interval: 250 * time.Millisecond, Log: log}},
+		&ssdp.Discoverer{Options: ssdp.Options{Timeout: p.Discovery, Interval: multicastInterval, Log: log}},
 		&mdns.Discoverer{Log: log},
 	} {
 		if on(d.Name()) {

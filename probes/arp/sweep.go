@@ -154,8 +154,9 @@ func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.S
 	}
 	defer conn.Close()
 
-	// The sweep lasts the send schedule, then until replies stop.
-	sending := time.Duration(len(addrs)) * time.Second / time.Duration(rate)
+	// The sweep lasts the send schedule (two passes at most), then until
+	// replies stop.
+	sending := 2 * time.Duration(len(addrs)) * time.Second / time.Duration(rate)
 	rctx, round := probes.Quiet{Floor: min(ReplyFloor, linger), Settle: ReplySettle, Max: sending + linger}.Start(ctx)
 	defer round.Stop()
 	round.Sending()
@@ -208,33 +209,63 @@ func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.S
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	began := time.Now()
-	allowed := perTick
-	for i, a := range addrs {
-		for i >= allowed {
+	allowed, n := perTick, 0
+	ask := func(a netip.Addr, first bool) error {
+		for n >= allowed {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("arp: sweep on %s: stopped after %d of %d requests: %w", l.Iface.Name, i, len(addrs), ctx.Err())
+				return fmt.Errorf("arp: sweep on %s: stopped after %d requests for %d addresses: %w", l.Iface.Name, n, len(addrs), ctx.Err())
 			case <-t.C:
 			}
 			allowed = max(allowed, int(time.Since(began)*time.Duration(rate)/time.Second)+perTick)
 		}
+		n++
 		req.TargetIP = a
 		fr, err := req.Frame(Broadcast)
 		if err != nil {
 			return fmt.Errorf("arp: sweep on %s: %w", l.Iface.Name, err)
 		}
-		sentMu.Lock()
-		sent[a] = time.Now()
-		sentMu.Unlock()
+		if first {
+			sentMu.Lock()
+			sent[a] = time.Now()
+			sentMu.Unlock()
+		}
 		if err := conn.WriteFrame(fr); err != nil {
 			return fmt.Errorf("arp: sweep on %s: ask %s: %w", l.Iface.Name, a, err)
 		}
+		return nil
 	}
-	round.Sent()
+	for _, a := range addrs {
+		if err := ask(a, true); err != nil {
+			return err
+		}
+	}
 	if asked != nil {
 		asked()
 	}
+	// Every address still silent is asked once more, in the same order, so
+	// each about one pass after its first request: a request or a reply
+	// lost (a busy switch, a camera's small ARP queue, a full socket buffer
+	// on a loaded appliance) costs a device only when it is lost twice.
+	// Like arp-scan's retry, at the same rate; the replies to the first
+	// pass are mostly in by then, so little is asked twice needlessly.
+	for _, a := range addrs {
+		sentMu.Lock()
+		_, silent := sent[a]
+		sentMu.Unlock()
+		if silent {
+			if err := ask(a, false); err != nil {
+				return err
+			}
+		}
+	}
+	round.Sent()
 	<-rctx.Done()
+	if d, ok := conn.(interface{ Drops() uint64 }); ok {
+		if n := d.Drops(); n > 0 {
+			log.Warn("arp: sweep: the kernel dropped replies for want of buffer room", "iface", l.Iface.Name, "dropped", n)
+		}
+	}
 	return nil
 }
 

@@ -17,7 +17,11 @@ import (
 // fakeLink answers ARP requests for the addresses in hosts, like the hosts'
 // kernels would, and records every request.
 type fakeLink struct {
-	hosts    map[netip.Addr]net.HardwareAddr
+	hosts map[netip.Addr]net.HardwareAddr
+	// deaf hosts lose the first request they are sent (a busy camera, a
+	// full queue somewhere) and answer from the second on.
+	deaf     map[netip.Addr]bool
+	heard    map[netip.Addr]int
 	mu       sync.Mutex
 	asked    []netip.Addr
 	replies  chan []byte
@@ -36,8 +40,13 @@ func (f *fakeLink) WriteFrame(b []byte) error {
 	}
 	f.mu.Lock()
 	f.asked = append(f.asked, p.TargetIP)
+	if f.heard == nil {
+		f.heard = map[netip.Addr]int{}
+	}
+	f.heard[p.TargetIP]++
+	lost := f.deaf[p.TargetIP] && f.heard[p.TargetIP] == 1
 	f.mu.Unlock()
-	if mac, ok := f.hosts[p.TargetIP]; ok {
+	if mac, ok := f.hosts[p.TargetIP]; ok && !lost {
 		r := arp.Packet{Op: arp.OpReply, SenderMAC: mac, SenderIP: p.TargetIP, TargetMAC: p.SenderMAC, TargetIP: p.SenderIP}
 		fr, _ := r.Frame(p.SenderMAC)
 		f.replies <- fr
@@ -96,14 +105,43 @@ func TestSweepFake(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	// 64 addresses minus network, broadcast and our own
-	if len(fl.asked) != 61 || slices.Contains(fl.asked, l.Addr) || slices.Contains(fl.asked, netip.MustParseAddr("198.18.1.0")) ||
-		slices.Contains(fl.asked, netip.MustParseAddr("198.18.1.63")) {
-		t.Errorf("asked %d addresses: %v", len(fl.asked), fl.asked)
+	// 64 addresses minus network, broadcast and our own; the 59 that
+	// stayed silent asked a second time, the two that answered once.
+	if len(fl.heard) != 61 || len(fl.asked) != 61+59 || fl.heard[netip.MustParseAddr("198.18.1.5")] != 1 ||
+		fl.heard[netip.MustParseAddr("198.18.1.2")] != 2 || slices.Contains(fl.asked, l.Addr) ||
+		slices.Contains(fl.asked, netip.MustParseAddr("198.18.1.0")) || slices.Contains(fl.asked, netip.MustParseAddr("198.18.1.63")) {
+		t.Errorf("asked %d addresses, %d requests: %v", len(fl.heard), len(fl.asked), fl.asked)
 	}
 	// 61 requests at 1000/s in 10-per-10ms bursts: at least 60 ms
 	if el < 60*time.Millisecond {
 		t.Errorf("sweep took %v: the rate cap is not applied", el)
+	}
+}
+
+// A host whose first request is lost is still found: the silent
+// addresses are asked once more.
+func TestSweepAsksSilentAddressesAgain(t *testing.T) {
+	deafHost := netip.MustParseAddr("198.18.1.9")
+	fl := newFakeLink(map[netip.Addr]net.HardwareAddr{deafHost: {0x58, 0x50, 0xed, 0, 0, 9}})
+	fl.deaf = map[netip.Addr]bool{deafHost: true}
+	s := &arp.Sweeper{Rate: 1000, Dial: func(*net.Interface) (arp.Conn, error) { return fl, nil }}
+	l := probes.Link{
+		Iface:   &net.Interface{Name: "fake0", HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 1}},
+		Addr:    netip.MustParseAddr("198.18.1.1"),
+		Subnets: []netip.Prefix{netip.MustParsePrefix("198.18.1.0/28")},
+	}
+	var got []netip.Addr
+	var mu sync.Mutex
+	start := time.Now()
+	if err := s.Discover(context.Background(), l, func(o probes.Observation) { mu.Lock(); got = append(got, o.IP); mu.Unlock() }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []netip.Addr{deafHost}) {
+		t.Errorf("found %v, want the host that missed the first request", got)
+	}
+	// Ended once replies stopped: far inside the 1.5 s default linger.
+	if el := time.Since(start); el > arp.DefaultLinger {
+		t.Errorf("sweep took %v", el)
 	}
 }
 

@@ -82,54 +82,100 @@ func ReadSnapshot(stateDir string) (Snapshot, error) {
 }
 
 // devicesEvery bounds how often devices.json is rewritten while devices
-// keep changing (a boot storm, a MAC flood): the whole list at 5,000
-// devices is 2 MB.
+// keep changing (a boot storm, a MAC flood).
 const devicesEvery = 10 * time.Second
+
+// The whole device list is 2 MB at 5,000 devices, and an inventory kept at
+// its cap by churn changes every few seconds: devices.json rewrites draw on
+// a byte budget (devicesRate a second, up to devicesBurst saved), so small
+// lists are rewritten every devicesEvery and a churning 5,000-device list
+// about every 8 minutes, never later than devicesMaxStale.
+const (
+	devicesRate     = 4096 // bytes a second: 354 MB a day at the very worst
+	devicesBurst    = 8 << 20
+	devicesMaxStale = 10 * time.Minute
+)
+
+// stateRoutineEvery bounds state.json rewrites whose only news is the
+// device count or the drop counters.
+const stateRoutineEvery = 30 * time.Second
 
 // stateWriter writes the two snapshot files only when their content
 // changed (state.json also on the heartbeat), and counts the bytes.
 type stateWriter struct {
 	dir                  string
 	lastState, lastDev   []byte
+	lastImportant        []byte // state.json without the routine counters
 	wroteState, wroteDev time.Time
+	devTokens            float64 // devices.json byte budget
+	devTokensAt          time.Time
+	lastDevLen           int
 	Bytes                uint64
 }
 
-// devicesDue says whether devices.json may be rewritten at now.
+// devicesDue says whether devices.json may be rewritten at now: not too
+// soon, and within the byte budget for a file the size of the last one
+// (checked before the list is even copied).
 func (w *stateWriter) devicesDue(now time.Time) bool {
-	return w.wroteDev.IsZero() || now.Sub(w.wroteDev) >= devicesEvery
+	if w.wroteDev.IsZero() {
+		return true
+	}
+	since := now.Sub(w.wroteDev)
+	return since >= devicesEvery && (since >= devicesMaxStale || w.tokens(now) >= float64(w.lastDevLen))
+}
+
+func (w *stateWriter) tokens(now time.Time) float64 {
+	if w.devTokensAt.IsZero() {
+		return devicesBurst
+	}
+	return min(devicesBurst, w.devTokens+now.Sub(w.devTokensAt).Seconds()*devicesRate)
 }
 
 // write writes state.json if it changed, and devices.json from
 // snap.Devices if withDevices (the caller's views changed and devicesDue).
-func (w *stateWriter) write(snap Snapshot, now time.Time, withDevices bool) error {
+// It reports whether devices.json now holds snap.Devices (false: the byte
+// budget deferred it; ask again).
+func (w *stateWriter) write(snap Snapshot, now time.Time, withDevices bool) (bool, error) {
+	wroteDevs := false
 	if withDevices {
-		if err := w.writeDevices(snap.Devices, now); err != nil {
-			return err
+		var err error
+		if wroteDevs, err = w.writeDevices(snap.Devices, now); err != nil {
+			return false, err
 		}
 	}
 	snap.Devices = nil
 	snap.Updated = time.Time{}
 	sb, err := json.Marshal(snap)
 	if err != nil {
-		return err
+		return wroteDevs, err
 	}
-	if bytes.Equal(sb, w.lastState) && now.Sub(w.wroteState) < stateHeartbeat {
-		return nil
+	routine := snap
+	routine.Status.Devices, routine.Status.CaptureDropped, routine.Status.PipelineDropped = 0, 0, 0
+	ib, err := json.Marshal(routine)
+	if err != nil {
+		return wroteDevs, err
+	}
+	age := now.Sub(w.wroteState)
+	switch {
+	case age >= stateHeartbeat:
+	case bytes.Equal(sb, w.lastState):
+		return wroteDevs, nil
+	case bytes.Equal(ib, w.lastImportant) && age < stateRoutineEvery:
+		return wroteDevs, nil
 	}
 	snap.Updated = now
 	out, err := json.MarshalIndent(snap, "", "  ")
 	if err != nil {
-		return err
+		return wroteDevs, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(w.dir, StateFile), out, 0o640); err != nil {
-		return err
+		return wroteDevs, err
 	}
-	w.lastState, w.wroteState, w.Bytes = sb, now, w.Bytes+uint64(len(out))
-	return nil
+	w.lastState, w.lastImportant, w.wroteState, w.Bytes = sb, ib, now, w.Bytes+uint64(len(out))
+	return wroteDevs, nil
 }
 
-func (w *stateWriter) writeDevices(devices []report.Device, now time.Time) error {
+func (w *stateWriter) writeDevices(devices []report.Device, now time.Time) (bool, error) {
 	// Last sightings move with every frame; to the minute is all status and
 	// explain need, and it keeps a device that merely chatters from
 	// rewriting the file.
@@ -143,19 +189,24 @@ func (w *stateWriter) writeDevices(devices []report.Device, now time.Time) error
 		Devices []report.Device `json:"devices"`
 	}{devs})
 	if err != nil {
-		return err
+		return false, err
 	}
 	// Compared by hash, not kept: holding the last 2 MB file would double
 	// what the list costs in memory.
 	sum := sha256.Sum256(db)
-	if !bytes.Equal(sum[:], w.lastDev) {
-		if err := atomicfile.WriteFile(filepath.Join(w.dir, DevicesFile), db, 0o640); err != nil {
-			return err
-		}
-		w.lastDev, w.Bytes = sum[:], w.Bytes+uint64(len(db))
+	if bytes.Equal(sum[:], w.lastDev) {
+		return true, nil
 	}
-	w.wroteDev = now
-	return nil
+	w.devTokens, w.devTokensAt = w.tokens(now), now
+	if !w.wroteDev.IsZero() && w.devTokens < float64(len(db)) && now.Sub(w.wroteDev) < devicesMaxStale {
+		return false, nil
+	}
+	if err := atomicfile.WriteFile(filepath.Join(w.dir, DevicesFile), db, 0o640); err != nil {
+		return false, err
+	}
+	w.lastDev, w.wroteDev, w.lastDevLen, w.Bytes = sum[:], now, len(db), w.Bytes+uint64(len(db))
+	w.devTokens -= float64(len(db))
+	return true, nil
 }
 
 // Views returns the last reported view of every device, sorted by IP.
@@ -206,9 +257,9 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 			if extras != nil {
 				extras(&snap)
 			}
-			if err := w.write(snap, now, withDevices); err != nil {
+			if wrote, err := w.write(snap, now, withDevices); err != nil {
 				log.Warn("write state snapshot", "err", err)
-			} else if withDevices {
+			} else if wrote {
 				wroteGen = gen
 			}
 		}

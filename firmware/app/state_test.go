@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,7 +28,7 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 		}
 		return fi.ModTime()
 	}
-	if err := w.write(snap("axis"), t0, true); err != nil {
+	if _, err := w.write(snap("axis"), t0, true); err != nil {
 		t.Fatal(err)
 	}
 	first := w.Bytes
@@ -36,20 +37,20 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 	for i := 1; i <= 29; i++ { // a minute of 2 s turns with nothing new but sightings
 		s := snap("axis")
 		s.Devices[0].LastSeen = t0.Add(time.Duration(i) * time.Second)
-		if err := w.write(s, t0.Add(time.Duration(i)*2*time.Second), true); err != nil {
+		if _, err := w.write(s, t0.Add(time.Duration(i)*2*time.Second), true); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if w.Bytes != first || !mtime(DevicesFile).Equal(devM) || !mtime(StateFile).Equal(stM) {
 		t.Fatalf("unchanged state rewritten: %d bytes after the first %d", w.Bytes, first)
 	}
-	if err := w.write(snap("axis"), t0.Add(61*time.Second), true); err != nil {
+	if _, err := w.write(snap("axis"), t0.Add(61*time.Second), true); err != nil {
 		t.Fatal(err)
 	}
 	if mtime(DevicesFile) != devM || mtime(StateFile).Equal(stM) {
 		t.Fatal("heartbeat: state.json not rewritten, or devices.json rewritten")
 	}
-	if err := w.write(snap("hanwha"), t0.Add(62*time.Second), true); err != nil {
+	if _, err := w.write(snap("hanwha"), t0.Add(62*time.Second), true); err != nil {
 		t.Fatal(err)
 	}
 	s, err := ReadSnapshot(dir)
@@ -58,5 +59,52 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 	}
 	if s.Appliance != "a1" || len(s.Devices) != 1 || s.Devices[0].Maker != "hanwha" || !s.Updated.Equal(t0.Add(61*time.Second)) {
 		t.Fatalf("read back %+v", s)
+	}
+}
+
+// An inventory kept at its cap by churn changes the device list at every
+// turn: devices.json stays within its byte budget and is never staler than
+// devicesMaxStale; a status whose only news is the device count is written
+// at most every stateRoutineEvery.
+func TestStateWriterBoundsChurn(t *testing.T) {
+	w := &stateWriter{dir: t.TempDir()}
+	t0 := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	devs := make([]report.Device, 3000)
+	for i := range devs {
+		devs[i] = report.Device{MAC: fmt.Sprintf("02:00:00:00:%02x:%02x", i>>8, i&0xff), IP: "198.18.1.9", Status: report.StatusUnknown}
+	}
+	const hour = 3600
+	lastWrite, stateWrites := t0, 0
+	var size int
+	for s := 0; s <= hour; s += 2 {
+		now := t0.Add(time.Duration(s) * time.Second)
+		devs[s%len(devs)].MAC = fmt.Sprintf("02:00:00:01:%02x:%02x", s>>8, s&0xff) // one evicted, one new
+		before, st := w.Bytes, w.wroteState
+		if w.devicesDue(now) {
+			wrote, err := w.write(Snapshot{Status: report.Status{Devices: 3000 - s%2}, Devices: devs}, now, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wrote {
+				lastWrite = now
+			}
+		} else if _, err := w.write(Snapshot{Status: report.Status{Devices: 3000 - s%2}}, now, false); err != nil {
+			t.Fatal(err)
+		}
+		if w.Bytes > before && !w.wroteState.Equal(st) {
+			stateWrites++
+		}
+		if size == 0 {
+			size = int(w.Bytes)
+		}
+		if now.Sub(lastWrite) > devicesMaxStale+devicesEvery {
+			t.Fatalf("devices.json %v stale at +%ds", now.Sub(lastWrite), s)
+		}
+	}
+	if budget := uint64(devicesBurst + devicesRate*hour + 2*size); w.Bytes > budget {
+		t.Fatalf("an hour of churn wrote %d bytes, budget %d", w.Bytes, budget)
+	}
+	if stateWrites > hour/int(stateRoutineEvery/time.Second)+2 {
+		t.Fatalf("state.json written %d times in an hour of device-count changes", stateWrites)
 	}
 }

@@ -26,10 +26,11 @@ import (
 type toolResult struct {
 	name     string
 	wall     time.Duration
-	correct  int // devices whose maker it names, and no other
-	flagged  int // truly flagged devices it would flag
-	falseFlg int // devices it would flag that are not flagged
-	seen     int // lab devices it listed at all
+	cpu      time.Duration // camwarden's own CPU time (user+system); 0 for the others
+	correct  int           // devices whose maker it names, and no other
+	flagged  int           // truly flagged devices it would flag
+	falseFlg int           // devices it would flag that are not flagged
+	seen     int           // lab devices it listed at all
 	err      error
 	misses   []string
 }
@@ -279,8 +280,8 @@ func runCamwardenSurveys(ctx context.Context, cfg config, l *lab.Lab, labName st
 			log = filepath.Join(cfg.trace, fmt.Sprintf("%s-%d.log", labName, i+1))
 		}
 		r := runCamwardenSurvey(ctx, cfg, l, devs, log)
-		fmt.Fprintf(os.Stderr, "cwbench: %s camwarden run %d/%d: %.2f s, %d/%d listed, %d makers right, %d flagged, %d false flags, load %s%s\n",
-			labName, i+1, cfg.runs, r.wall.Seconds(), r.seen, len(devs), r.correct, r.flagged, r.falseFlg, loadAvg(), errText(r.err))
+		fmt.Fprintf(os.Stderr, "cwbench: %s camwarden run %d/%d: %.2f s (%.2f s CPU), %d/%d listed, %d makers right, %d flagged, %d false flags, load %s%s\n",
+			labName, i+1, cfg.runs, r.wall.Seconds(), r.cpu.Seconds(), r.seen, len(devs), r.correct, r.flagged, r.falseFlg, loadAvg(), errText(r.err))
 		rs = append(rs, r)
 		if i+1 < cfg.runs {
 			time.Sleep(time.Second) // let the last run's sockets and ARP entries settle
@@ -293,7 +294,7 @@ func runCamwardenSurveys(ctx context.Context, cfg config, l *lab.Lab, labName st
 		w := cfg.out
 		fmt.Fprintf(w, "camwarden survey on %s, %d runs (load average: %s):", labName, len(rs), loadAvg())
 		for _, r := range rs {
-			fmt.Fprintf(w, " %.2f s (%d/%d listed, %d makers right, %d flagged, %d false)", r.wall.Seconds(), r.seen, len(devs), r.correct, r.flagged, r.falseFlg)
+			fmt.Fprintf(w, " %.2f s (%.2f s CPU; %d/%d listed, %d makers right, %d flagged, %d false)", r.wall.Seconds(), r.cpu.Seconds(), r.seen, len(devs), r.correct, r.flagged, r.falseFlg)
 		}
 		fmt.Fprintf(w, "; median shown below.\n\n")
 	}
@@ -344,6 +345,9 @@ func runCamwardenSurvey(ctx context.Context, cfg config, l *lab.Lab, devs []lab.
 	start := time.Now()
 	out, err := cmd.Output()
 	r.wall = time.Since(start)
+	if ps := cmd.ProcessState; ps != nil {
+		r.cpu = ps.UserTime() + ps.SystemTime()
+	}
 	if err != nil {
 		r.err = fmt.Errorf("%v: %s", err, bench.Tail(stderr.String(), 400))
 		return r

@@ -4,11 +4,21 @@
 #   install   dpkg -i, systemd checks, lab verdicts, GPIO, caps, restart on failure  → power-off
 #   watchdog  latch re-applied at boot, then SIGSTOP the daemon                      → i6300esb reset
 #   powercut  the reset left the cut latched; power is killed while cut              → qemu SIGKILL
-#   ota       the cut survived; A/B update over mosquitto + wardenctl serve, trial    → reboot
-#   ota-commit the trial commits after the reboot; a bad release rolls back           → power-off
-#   vlan      eth0.20 + eth0.30; upgrade; purge                                       → power-off
+#   ota       the cut survived; A/B update over mosquitto + wardenctl serve (throttled);
+#             power is killed while the new slot's binary is half downloaded        → qemu SIGKILL
+#   ota-resume the A/B state is sane; the download resumes from the partial file, the
+#             slot is written, the new release starts on trial; power is killed      → qemu SIGKILL
+#             during the trial's minimum healthy period
+#   ota-commit the trial resumes (attempt 2) and commits after its minimum period;
+#             a bad release rolls back                                              → power-off
+#   vlan      the committed slot still runs; camsim on eth0.20 / eth0.30 in the camera
+#             namespaces: strong verdicts and the cut over 802.1Q; upgrade; purge   → power-off
 # Prints a pass/fail table with timings. Env: VM_DEB (arm64 .deb; default the newest in dist/),
-# VM_UPGRADE_DEB (the upgrade .deb, version 99.0.0~vmupgrade; default built here), VM_KEEP=1 (keep the run's disk), VM_STAGES (default all four), VM_CACHE (machine cache).
+# VM_UPGRADE_DEB (the upgrade .deb, version 99.0.0~vmupgrade; default built here), VM_KEEP=1 (keep the run's disk),
+# VM_STAGES (default all), VM_CACHE (machine cache), VM_RUN (a run directory kept with VM_KEEP=1: its disk and
+# state are reused, so single stages can be re-run where the previous run left off, e.g.
+# VM_KEEP=1 VM_STAGES="install watchdog powercut ota" then VM_RUN=/tmp/camwarden-vm.X VM_KEEP=1 VM_STAGES=ota-resume),
+# VM_SAVE=1 (keep a copy of the disk after each stage) and VM_FROM=STAGE (with VM_RUN: start from that copy).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/scripts/vm/machine.sh"
@@ -23,7 +33,19 @@ cached=yes; [ -e "$VM_CACHE/$(vm_hash)/.done" ] || cached=no
 VM_MACHINE=$(vm_build)
 T_MACHINE=$(el "$t")
 
-RUN=$(mktemp -d /tmp/camwarden-vm.XXXXXX)
+if [ -n "${VM_RUN:-}" ]; then
+  [ -f "$VM_RUN/disk.img" ] || { echo "test-vm: VM_RUN=$VM_RUN has no disk.img" >&2; exit 1; }
+  RUN=$VM_RUN
+  rm -rf "$RUN/share/bin" "$RUN/share/debs" "$RUN/share/guest" "$RUN/share/results/table.tsv" "$RUN/share/results/timings.txt"
+  LAST_END=$(cat "$RUN/share/last-end" 2>/dev/null || echo none)
+  # VM_FROM=STAGE: start again from the disk as that stage left it (saved with VM_SAVE=1).
+  if [ -n "${VM_FROM:-}" ]; then
+    cp --sparse=always "$RUN/disk-after-$VM_FROM.img" "$RUN/disk.img"
+    LAST_END=$(cat "$RUN/end-after-$VM_FROM")
+  fi
+else
+  RUN=$(mktemp -d /tmp/camwarden-vm.XXXXXX)
+fi
 SHARE=$RUN/share
 mkdir -p "$SHARE/bin" "$SHARE/debs" "$SHARE/results"
 QPID=
@@ -54,6 +76,7 @@ cp -r "$VM_DIR/guest" "$SHARE/guest"
 # The A/B update's material: the upgrade's binary as the new firmware, and a CA + certificate for
 # the release repository that wardenctl serves inside the VM on 127.0.0.1.
 mkdir -p "$SHARE/ota" "$RUN/x"
+if [ ! -f "$SHARE/ota/repo-ca.pem" ]; then   # a reused run keeps the CA its disk already trusts
 dpkg-deb -x "$(ls "$SHARE"/debs/camwarden_*vmupgrade*_arm64.deb | head -1)" "$RUN/x"
 cp "$RUN/x/usr/bin/camwarden" "$SHARE/ota/camwarden-new"
 ( cd "$SHARE/ota"
@@ -63,7 +86,8 @@ cp "$RUN/x/usr/bin/camwarden" "$SHARE/ota/camwarden-new"
   printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > ext.cnf
   openssl x509 -req -in repo.csr -CA repo-ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile ext.cnf -out repo.pem 2>/dev/null
   rm -f repo.csr ext.cnf ca-key.pem )
-cp --sparse=always "$VM_MACHINE/base.img" "$RUN/disk.img"
+fi
+[ -f "$RUN/disk.img" ] || cp --sparse=always "$VM_MACHINE/base.img" "$RUN/disk.img"
 vm_log "run directory $RUN; package $(basename "$deb")"
 
 # stage NAME TIMEOUT ENDING: boots once; ENDING says how the boot is meant to end.
@@ -80,7 +104,7 @@ stage() {
   sleep 1; QPID=$(cat "$RUN/qemu.pid" 2>/dev/null || true)
   while kill -0 "$bootpid" 2>/dev/null; do
     if [ "$ending" = killpower ] && [ -e "$SHARE/killme" ]; then
-      vm_log "stage $name: cutting the power (SIGKILL qemu)"
+      vm_log "stage $name: cutting the power (SIGKILL qemu): $(cat "$SHARE/killme")"
       kill -KILL "$QPID" 2>/dev/null || true; end=power-cut; break
     fi
     if [ "$ending" = watchdog ] && [ -z "$t_stop" ] && [ -e "$SHARE/stopped" ]; then
@@ -107,19 +131,21 @@ stage() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$name" "stage completed" FAIL "${STAGE_TIME[$name]}" "ended: $end" >> "$SHARE/results/table.tsv"
   fi
   if [ "$ending" = killpower ] && [ "$end" != power-cut ]; then
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "power cut while the uplink is cut" FAIL 0 "never reached ($end)" >> "$SHARE/results/table.tsv"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "reached the point of its power cut" FAIL 0 "never reached ($end)" >> "$SHARE/results/table.tsv"
   fi
-  STAGE_END[$name]=$end; LAST_END=$end
+  STAGE_END[$name]=$end; LAST_END=$end; echo "$end" > "$SHARE/last-end"
+  if [ "${VM_SAVE:-0}" = 1 ]; then cp --sparse=always "$RUN/disk.img" "$RUN/disk-after-$name.img"; echo "$end" > "$RUN/end-after-$name"; fi
   vm_log "stage $name: ended ($end) after ${STAGE_TIME[$name]} s"
 }
 
-STAGES=${VM_STAGES:-install watchdog powercut ota ota-commit vlan}
+STAGES=${VM_STAGES:-install watchdog powercut ota ota-resume ota-commit vlan}
 for s in $STAGES; do
   case $s in
     install) stage install 900 poweroff ;;
     watchdog) stage watchdog 600 watchdog ;;
     powercut) stage powercut 600 killpower ;;
-    ota) stage ota 900 poweroff ;;          # ends with a reboot, which -no-reboot turns into an exit
+    ota) stage ota 900 killpower ;;
+    ota-resume) stage ota-resume 900 killpower ;;
     ota-commit) stage ota-commit 900 poweroff ;;
     vlan) stage vlan 900 poweroff ;;
   esac

@@ -5,6 +5,12 @@
 set -u
 . /mnt/cw/guest/lib.sh
 log "boot: kernel $(uname -r), stage $STAGE"
+# What the previous boot left of a firmware download and of the A/B state, read before camwarden
+# starts and touches either (the power-cut stages compare it with what the daemon does next).
+part=/var/lib/camwarden/update/download.part
+echo "$(stat -c %s $part 2>/dev/null || echo none)" > /run/cw-part-at-boot
+cp /var/lib/camwarden/update/state.json /run/cw-ab-at-boot.json 2>/dev/null || echo '{}' > /run/cw-ab-at-boot.json
+log "at boot: download.part $(cat /run/cw-part-at-boot) bytes; A/B state $(tr -d ' \n' < /run/cw-ab-at-boot.json | head -c 400)"
 # The whole journal of this boot, live on the host (what a stage that hangs was doing).
 systemd-run --unit cw-journal --quiet /bin/sh -c "exec journalctl -f -b 0 -o short-monotonic > $RES/$STAGE-journal.log 2>&1"
 # Pi OS convention: gpiochips belong to group gpio (postinst puts camwarden in it).
@@ -65,7 +71,10 @@ devices:
   - profile: axis
 S
 t0=$(up)
-if $CW/bin/cwlab up --prefix $PREFIX --spec /run/cw-lab.yaml --camsim $CW/bin/camsim >>"$RES/$STAGE.log" 2>&1; then
+# On the VLAN stage the cameras live on their VLANs only: the lab comes up without emulators, which
+# are then started on the tagged sub-interfaces below.
+emu=(--camsim $CW/bin/camsim); [ "$STAGE" = vlan ] && emu=(--no-camsim)
+if $CW/bin/cwlab up --prefix $PREFIX --spec /run/cw-lab.yaml "${emu[@]}" >>"$RES/$STAGE.log" 2>&1; then
   ip -n $PREFIX-app link set eth0 netns 1
   ip addr add 198.18.1.2/24 dev eth0; ip link set eth0 up
   ip route add 224.0.0.0/4 dev eth0
@@ -83,6 +92,21 @@ if [ "$STAGE" = vlan ]; then
   ip -n $PREFIX-axis link add link eth0 name eth0.30 type vlan id 30
   ip -n $PREFIX-axis addr add 198.18.30.11/24 dev eth0.30; ip -n $PREFIX-axis link set eth0.30 up
   ip -n $PREFIX-hikvision route add 224.0.0.0/4 dev eth0.20 metric 10 2>/dev/null || true
+  ip -n $PREFIX-axis route add 224.0.0.0/4 dev eth0.30 metric 10 2>/dev/null || true
+  # One camsim per camera, bound to its VLAN sub-interface (its address and the MAC the tag rides on),
+  # so SADP, ISAPI, ONVIF and VAPIX answer over 802.1Q only.
+  for cam in hikvision:eth0.20:198.18.20.10 axis:eth0.30:198.18.30.11; do
+    IFS=: read -r prof ifc addr <<<"$cam"
+    mac=$(ip -n $PREFIX-$prof -br link show eth0 | awk '{print $3}')
+    rm -f /run/cw-camsim-$prof.pid
+    systemd-run --unit cw-camsim-$prof --quiet -p StandardOutput=append:$RES/$STAGE-camsim-$prof.log \
+      -p StandardError=append:$RES/$STAGE-camsim-$prof.log ip netns exec $PREFIX-$prof $CW/bin/camsim run \
+      --profile $prof --iface $ifc --ip $addr --mac $mac --pidfile /run/cw-camsim-$prof.pid
+  done
+  for prof in hikvision axis; do   # camsim writes its pidfile once its services listen
+    for _ in $(seq 150); do [ -s /run/cw-camsim-$prof.pid ] && break; sleep 0.2; done
+    log "camsim $prof on its VLAN: pid $(cat /run/cw-camsim-$prof.pid 2>/dev/null || echo 'NOT STARTED')"
+  done
   log "vlans: $(ip -br link | grep eth0 | tr '\n' ' ')"
 fi
 exit 0

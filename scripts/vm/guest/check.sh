@@ -316,7 +316,10 @@ vlan)
   strong_axis() { strong "$MAC_AXIS" 198.18.30.11 false; }
   verdict_of() { jdev "$1" "$2" | grep -o 'maker=[^ ]* brand=[^ ]* model=[^ ]* confidence=[^ ]*' | tail -1; }
   check "VLAN 20: hikvision strong verdict, isolated" "model and strong confidence from SADP/ISAPI over eth0.20" wait_for 120 strong_hik
-  result "VLAN start to strong verdict (hikvision)" "$(strong_hik && echo PASS || echo FAIL)" "$(sub "$(up)" "$t0")" "$(verdict_of "$MAC_HIK" 198.18.20.10)"
+  # The verdict's time is its journal line's (monotonic, = uptime), not when this poll saw it.
+  t_sv=$(journalctl -u camwarden --after-cursor "$cur" -o short-monotonic --no-pager | grep 'msg=device ' | grep -i "mac=$MAC_HIK ip=198.18.20.10 " |
+    grep -E "confidence=(strong|definitive)" | head -1 | sed 's/^\[ *\([0-9.]*\)\].*/\1/')
+  result "VLAN start to strong verdict (hikvision)" "$(strong_hik && echo PASS || echo FAIL)" "$(sub "${t_sv:-$(up)}" "$t0")" "$(verdict_of "$MAC_HIK" 198.18.20.10)"
   check "VLAN 30: axis strong verdict, clean" "model from ONVIF/VAPIX over eth0.30" wait_for 120 strong_axis
   result "axis verdict over eth0.30" "$(strong_axis && echo PASS || echo FAIL)" 0 "$(verdict_of "$MAC_AXIS" 198.18.30.11)"
   wait_for 60 relay_cut

@@ -43,10 +43,11 @@ type config struct {
 	bin    string
 	// survey only: which tools and labs, how many camwarden runs per lab,
 	// and where to keep each run's -v log (see surveyFlags).
-	tools, labs []string
-	runs        int
-	trace       string
-	out         io.Writer
+	tools, labs  []string
+	runs         int
+	trace        string
+	surveyConfig string
+	out          io.Writer
 }
 
 func main() {
@@ -62,7 +63,7 @@ func main() {
 	cfg, err := parseArgs(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cwbench:", err)
-		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|realworld|memory|outbox|all] [--trials N] [--quick] [--bin DIR]\n       survey only: [--tools camwarden,nmap,arp-scan] [--labs lab10,lab50,lab200] [--runs N] [--trace DIR]")
+		fmt.Fprintln(os.Stderr, "usage: cwbench [survey|reaction|filter|realworld|memory|outbox|all] [--trials N] [--quick] [--bin DIR]\n       survey only: [--tools camwarden,nmap,arp-scan] [--labs lab10,lab50,lab200] [--runs N] [--trace DIR] [--config FILE]")
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

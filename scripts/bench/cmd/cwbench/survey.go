@@ -72,6 +72,7 @@ func surveyFlags(fs *flag.FlagSet, cfg *config) {
 	})
 	fs.IntVar(&cfg.runs, "runs", 1, "survey: camwarden surveys per lab; the table shows the median run")
 	fs.StringVar(&cfg.trace, "trace", "", "survey: run camwarden with -v and keep each run's log here (LAB-RUN.log)")
+	fs.StringVar(&cfg.surveyConfig, "config", "", "survey: camwarden configuration file for the survey (probing settings to compare)")
 }
 
 func checkSurveyFlags(cfg *config) error {
@@ -327,6 +328,9 @@ func runCamwardenSurvey(ctx context.Context, cfg config, l *lab.Lab, devs []lab.
 	args := []string{"survey", "--iface", "eth0", "--duration", "60s", "--json"}
 	if logFile != "" {
 		args = append(args, "-v")
+	}
+	if cfg.surveyConfig != "" {
+		args = append(args, "--config", cfg.surveyConfig)
 	}
 	cmd, err := l.Command(ctx, "app", filepath.Join(cfg.bin, "camwarden"), args...)
 	if err != nil {

@@ -193,19 +193,22 @@ func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.S
 
 	ourMAC := l.Iface.HardwareAddr
 	req := Packet{Op: OpRequest, SenderMAC: ourMAC, SenderIP: l.Addr, TargetMAC: make(net.HardwareAddr, 6)}
-	// Send in small bursts on a 10 ms tick: steady enough for switches and
-	// cameras with tiny ARP queues, cheap in timer wake-ups.
-	tick := 10 * time.Millisecond
+	// Send on a 2 ms tick, one request per tick at the default rate: every
+	// request is a broadcast the switch copies to every port, and a burst
+	// of them overflowed a software switch's queue in the 200-device lab
+	// (the kernel's per-CPU backlog holds 1,000 frames: five requests to
+	// 200 ports), losing the copies for the ports served last, the same
+	// devices every time.
+	tick := 2 * time.Millisecond
 	perTick := rate * int(tick/time.Millisecond) / 1000
 	if perTick < 1 {
 		perTick = 1
 		tick = time.Second / time.Duration(rate)
 	}
-	// Each tick sends what the rate allows since the sweep began, not a
-	// fixed burst: on a loaded host ticks come late and a ticker drops the
-	// ones missed, which used to stretch a 0.5 s sweep to a second or more.
-	// The average never exceeds the rate; a burst is at most one late
-	// tick's worth.
+	// Each tick sends what the rate allows since the sweep began, so ticks
+	// that come late on a loaded host (a ticker drops the ones missed) do
+	// not stretch the sweep; but never more than two ticks' worth at once,
+	// so catching up is not a burst. The average never exceeds the rate.
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	began := time.Now()
@@ -217,7 +220,7 @@ func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.S
 				return fmt.Errorf("arp: sweep on %s: stopped after %d requests for %d addresses: %w", l.Iface.Name, n, len(addrs), ctx.Err())
 			case <-t.C:
 			}
-			allowed = max(allowed, int(time.Since(began)*time.Duration(rate)/time.Second)+perTick)
+			allowed = max(allowed, min(int(time.Since(began)*time.Duration(rate)/time.Second)+perTick, n+2*perTick))
 		}
 		n++
 		req.TargetIP = a

@@ -161,8 +161,16 @@ install)
   check "no listening socket, AF_PACKET held" "no TCP listener; ss -0 shows its packet socket; UDP bound: $(cat /run/cw-udp 2>/dev/null)" no_listener
   check "watchdog pings seen by systemd" "WatchdogTimestamp advances" watchdog_pinged
   check "hardware watchdog opened" "/dev/watchdog in /proc/PID/fd" hw_watchdog_open
-  t=$(up); button pull-down; sleep 0.4; button pull-up
-  check "button acknowledges the cut" "gpio-sim pull on GPIO$BUTTON" wait_for 10 bash -c "journalctl -b 0 -u camwarden -o cat --no-pager | grep -q 'uplink cut acknowledged'"
+  # A tap is at most 2 s (longer is ignored, 5 s is a lamp test). On a starved TCG guest the 0.4 s press
+  # can stretch past that, so the press is repeated (up to three times) when the line was held too long.
+  acked() { journalctl -b 0 -u camwarden -o cat --no-pager | grep -q 'uplink cut acknowledged'; }
+  for try in 1 2 3; do
+    t=$(up); button pull-down; sleep 0.4; button pull-up
+    wait_for 10 acked && break
+    held=$(awk -v t="$t" -v l=$BUTTON '$2==l && $1>=t { if ($3==0 && !d) d=$1; if ($3==1 && d) { printf "%.2f", $1-d; exit } }' /run/cw-lines.log)
+    log "press $try not taken as a tap: held ${held:-?} s as the line watcher saw it"
+  done
+  check "button acknowledges the cut" "gpio-sim pull on GPIO$BUTTON (press $try)" acked
   check "cut holds after acknowledgement" "device still present, hold_time" relay_cut
   # Restart on failure: SIGKILL (a crash) and the cut must not blink open in between.
   p=$(svc_pid); n0=$(svc_prop NRestarts); t=$(up)

@@ -241,10 +241,10 @@ func benchMemory(ctx context.Context, cfg config) error {
 	}
 	// warm covers more than one round of chatter, so the window sees idle
 	// devices, not new ones.
-	warm, window, every := 20*time.Second, 60*time.Second, 10*time.Second
+	warm, window, every, settleMax := 20*time.Second, 60*time.Second, 10*time.Second, 90*time.Second
 	floodN := 100_000
 	if cfg.quick {
-		warm, window, every, floodN = 6*time.Second, 8*time.Second, 4*time.Second, 16_000
+		warm, window, every, settleMax, floodN = 6*time.Second, 8*time.Second, 4*time.Second, 20*time.Second, 16_000
 	}
 	type row struct {
 		label            string
@@ -271,14 +271,38 @@ func benchMemory(ctx context.Context, cfg config) error {
 	// not push the total over the cap.
 	base := readStatus(state).Devices + 4
 	idle := func(n int) error {
-		p, err := gen("-n", strconv.Itoa(n-base), "-every", every.String(), "-duration", (warm + window + 2*time.Second).String())
+		p, err := gen("-n", strconv.Itoa(n-base), "-every", every.String(), "-duration", (warm + settleMax + 2*every).String())
 		if err != nil {
 			return err
 		}
-		defer p.stop(2 * time.Second)
+		defer func() { p.stop(2 * time.Second) }()
 		l0 := lines.n.Load()
 		peakKB.Store(0)
 		if err := sleepCtx(ctx, warm); err != nil {
+			return err
+		}
+		// Idle means learnt: on a loaded box the daemon can take longer
+		// than the warm-up to meet every device (the kernel drops some of
+		// the first round), and until then it is writing what it learns.
+		// Wait for the count (state.json lags by up to 30 s), then two
+		// more rounds of chatter.
+		settled := time.Now()
+		for deadline := time.Now().Add(settleMax); time.Now().Before(deadline); {
+			if readStatus(state).Devices >= n-4-1 {
+				settled = time.Now()
+				break
+			}
+			if err := sleepCtx(ctx, 2*time.Second); err != nil {
+				return err
+			}
+		}
+		if err := sleepCtx(ctx, min(2*every, time.Until(settled.Add(settleMax)))); err != nil {
+			return err
+		}
+		// The generator runs two minutes at most: the window gets a fresh
+		// one, saying the same things from the same MACs.
+		p.stop(2 * time.Second)
+		if p, err = gen("-n", strconv.Itoa(n-base), "-every", every.String(), "-duration", (window + 2*time.Second).String()); err != nil {
 			return err
 		}
 		w0 := writeBytes(pid)
@@ -332,7 +356,7 @@ func benchMemory(ctx context.Context, cfg config) error {
 	default:
 	}
 	fmt.Fprintf(w, "Daemon: `camwarden run` with GOMEMLIMIT=%s (as the systemd unit), max_devices 5000, lab of 5 devices, %d Hikvision cameras it flags, and a generator host sending ARP and DHCP from synthetic MACs (idle devices: one frame each per %s).\n", memLimit, len(flaggedMACs), every)
-	fmt.Fprintf(w, "Each idle phase: %s of chatter first, then a %s window. RSS: VmRSS at the end of the phase; peak: the highest of samples every 0.5 s during it. Live heap: what the last GC before the end marked live (GODEBUG=gctrace=1). Written per day: /proc/PID/io write_bytes over the window, times a day (extrapolated, not a day measured; logs go to a pipe and are not counted). Drops: kernel (capture) and pipeline queue, totals since start, from state.json.\n\n", warm, window)
+	fmt.Fprintf(w, "Each idle phase: %s of chatter first, then until the daemon counts them all (at most %s) and two rounds more, then a %s window. RSS: VmRSS at the end of the phase; peak: the highest of samples every 0.5 s during it. Live heap: what the last GC before the end marked live (GODEBUG=gctrace=1). Written per day: /proc/PID/io write_bytes over the window, times a day (extrapolated, not a day measured; logs go to a pipe and are not counted). Drops: kernel (capture) and pipeline queue, totals since start, from state.json.\n\n", warm, settleMax, window)
 	fmt.Fprintf(w, "| phase | devices | RSS MB | peak RSS MB | live heap MB | written per day | log lines | flagged evicted | drops kernel / pipeline |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		day, ev := "-", "-"

@@ -78,3 +78,39 @@ func TestSchedulerGivesUnicastAsksTheHostsWait(t *testing.T) {
 		t.Errorf("unmeasured host: wait %v, want the %v ceiling", w.got, unicastWait)
 	}
 }
+
+// slowSweep is an ARP-sweep-like discoverer (an asker) whose requests take
+// longer to send than the discovery window.
+type slowSweep struct{ cut bool }
+
+func (*slowSweep) Name() string { return "arp" }
+func (s *slowSweep) Discover(ctx context.Context, l probes.Link, emit probes.Sink) error {
+	return s.DiscoverThen(ctx, l, emit, nil)
+}
+func (s *slowSweep) DiscoverThen(ctx context.Context, _ probes.Link, _ probes.Sink, asked func()) error {
+	select {
+	case <-ctx.Done():
+		s.cut = true
+		return ctx.Err()
+	case <-time.After(300 * time.Millisecond):
+	}
+	if asked != nil {
+		asked()
+	}
+	return nil
+}
+
+// The ARP sweep is not cut at the discovery window: on a loaded host its
+// paced requests took longer than the window, and the addresses it had not
+// reached yet were never asked (lab200 listed 192 of its 200 devices).
+func TestSweepNotCutByDiscoveryWindow(t *testing.T) {
+	sw := &slowSweep{}
+	s := &Scheduler{Discoverers: []probes.Discoverer{sw}, Links: []probes.Link{{}}, Discovery: 50 * time.Millisecond,
+		Sink: func(probes.Observation) {}}
+	if err := s.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if sw.cut {
+		t.Error("the ARP sweep was cut at the 50 ms discovery window before asking every address")
+	}
+}

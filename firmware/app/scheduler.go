@@ -216,6 +216,13 @@ func (s *Scheduler) Stage() string {
 // add that delay to every sweep.
 var withSweep = map[string]bool{"ssdp": true, "wsd": true}
 
+func ifaceName(l probes.Link) string {
+	if l.Iface == nil {
+		return ""
+	}
+	return l.Iface.Name
+}
+
 // asker is a discoverer that can say when it has sent its last request
 // (the ARP sweep); what it hears after that is late replies.
 type asker interface {
@@ -247,9 +254,17 @@ func (s *Scheduler) sweep(ctx context.Context, g *errgroup.Group, ds []probes.Di
 				if err := s.wait(ctx); err != nil {
 					return nil
 				}
-				// Discovery bounds a round; each ends sooner once answers
-				// stop (probes.Quiet).
-				dctx, cancel := context.WithTimeout(ctx, s.Discovery)
+				// Discovery bounds a listening round; each ends sooner once
+				// answers stop (probes.Quiet). Not the ARP sweep: its length
+				// is its send schedule (the subnet at the rate cap) plus its
+				// own bounded wait, and cutting it at Discovery left the
+				// last addresses of the subnet unasked whenever a loaded
+				// host paced it slower than planned: devices silently
+				// missing from a survey (8 of lab200's 200).
+				dctx, cancel := ctx, context.CancelFunc(func() {})
+				if _, ok := d.(asker); !ok {
+					dctx, cancel = context.WithTimeout(ctx, s.Discovery)
+				}
 				defer cancel()
 				began := time.Now()
 				var err error
@@ -261,8 +276,12 @@ func (s *Scheduler) sweep(ctx context.Context, g *errgroup.Group, ds []probes.Di
 				if l.Iface != nil {
 					s.Log.Debug("discovery done", "probe", d.Name(), "iface", l.Iface.Name, "took", time.Since(began).Round(time.Millisecond))
 				}
-				if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-					s.Log.Warn("discovery failed", "probe", d.Name(), "iface", l.Iface.Name, "err", err)
+				_, isSweep := d.(asker)
+				if err != nil && (isSweep && ctx.Err() == nil || !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)) {
+					s.Log.Warn("discovery failed", "probe", d.Name(), "iface", ifaceName(l), "err", err)
+				} else if err != nil && isSweep {
+					// A sweep cut short leaves addresses unasked: say so.
+					s.Log.Warn("arp sweep stopped before asking every address", "iface", ifaceName(l), "err", err)
 				}
 				return nil
 			})

@@ -155,9 +155,11 @@ func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.S
 	defer conn.Close()
 
 	// The sweep lasts the send schedule (two passes at most), then until
-	// replies stop.
+	// replies stop. The bound allows a loaded host to send ten times
+	// slower than planned: a bound hit while sending would leave no wait
+	// for the last replies (ctx, the caller's, still ends it).
 	sending := 2 * time.Duration(len(addrs)) * time.Second / time.Duration(rate)
-	rctx, round := probes.Quiet{Floor: min(ReplyFloor, linger), Settle: ReplySettle, Max: sending + linger}.Start(ctx)
+	rctx, round := probes.Quiet{Floor: min(ReplyFloor, linger), Settle: ReplySettle, Max: 10*sending + linger}.Start(ctx)
 	defer round.Stop()
 	round.Sending()
 	// sent holds when each address was asked, until it answers: only a
@@ -207,8 +209,10 @@ func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.S
 	}
 	// Each tick sends what the rate allows since the sweep began, so ticks
 	// that come late on a loaded host (a ticker drops the ones missed) do
-	// not stretch the sweep; but never more than two ticks' worth at once,
-	// so catching up is not a burst. The average never exceeds the rate.
+	// not stretch the sweep much; but never more than maxBurst at once (the
+	// five per 10 ms the sweep always sent), so catching up is no flood.
+	// The average never exceeds the rate.
+	maxBurst := max(2*perTick, 5)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	began := time.Now()
@@ -220,7 +224,7 @@ func (s *Sweeper) DiscoverThen(ctx context.Context, l probes.Link, emit probes.S
 				return fmt.Errorf("arp: sweep on %s: stopped after %d requests for %d addresses: %w", l.Iface.Name, n, len(addrs), ctx.Err())
 			case <-t.C:
 			}
-			allowed = max(allowed, min(int(time.Since(began)*time.Duration(rate)/time.Second)+perTick, n+2*perTick))
+			allowed = max(allowed, min(int(time.Since(began)*time.Duration(rate)/time.Second)+perTick, n+maxBurst))
 		}
 		n++
 		req.TargetIP = a

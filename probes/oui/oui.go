@@ -72,32 +72,36 @@ func parse(gz []byte) (*table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oui: table: %w", err)
 	}
-	t := &table{}
-	orgIdx := map[string]uint16{} // only while parsing
+	// Sized for the current registry and read line by line as bytes: the
+	// parse's garbage is the daemon's start-up peak, and the runtime is
+	// slow to hand such a peak back to the OS.
+	t := &table{k24: make([]uint32, 0, 40000), o24: make([]uint16, 0, 40000), order: make([]uint8, 0, 56000)}
+	orgIdx := make(map[string]uint16, 32000) // only while parsing
 	var orgs strings.Builder
+	orgs.Grow(800_000)
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 0, 4096), 4096)
 	line := 0
 	for sc.Scan() {
 		line++
-		hexs, rest, ok1 := strings.Cut(sc.Text(), "\t")
-		bitsS, org, ok2 := strings.Cut(rest, "\t")
-		bits, err := strconv.Atoi(bitsS)
-		if !ok1 || !ok2 || err != nil || len(hexs)*4 != bits || org == "" {
+		hexb, rest, ok1 := bytes.Cut(sc.Bytes(), []byte{'\t'})
+		bitsB, org, ok2 := bytes.Cut(rest, []byte{'\t'})
+		bits, err := strconv.Atoi(string(bitsB))
+		if !ok1 || !ok2 || err != nil || len(hexb)*4 != bits || len(org) == 0 {
 			return nil, fmt.Errorf("oui: table line %d: malformed %q", line, sc.Text())
 		}
-		v, err := strconv.ParseUint(hexs, 16, 64)
+		v, err := strconv.ParseUint(string(hexb), 16, 64)
 		if err != nil {
-			return nil, fmt.Errorf("oui: table line %d: prefix %q: %w", line, hexs, err)
+			return nil, fmt.Errorf("oui: table line %d: prefix %q: %w", line, hexb, err)
 		}
-		oi, ok := orgIdx[org]
+		oi, ok := orgIdx[string(org)]
 		if !ok {
 			if len(orgIdx) > math.MaxUint16 {
 				return nil, fmt.Errorf("oui: table line %d: more than %d organisations", line, math.MaxUint16+1)
 			}
 			oi = uint16(len(orgIdx))
-			orgIdx[org] = oi
-			orgs.WriteString(org)
+			orgIdx[string(org)] = oi
+			orgs.Write(org)
 			t.orgEnd = append(t.orgEnd, uint32(orgs.Len()))
 		}
 		// Keys must ascend within each length for the binary search; the
@@ -124,7 +128,7 @@ func parse(gz []byte) (*table, error) {
 			return nil, fmt.Errorf("oui: table line %d: %d bits, want 24, 28 or 36", line, bits)
 		}
 		if unsorted {
-			return nil, fmt.Errorf("oui: table line %d: prefix %s out of order", line, hexs)
+			return nil, fmt.Errorf("oui: table line %d: prefix %s out of order", line, hexb)
 		}
 	}
 	if err := sc.Err(); err != nil {

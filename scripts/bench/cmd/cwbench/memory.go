@@ -84,7 +84,7 @@ func (c *lineCounter) line(l []byte) {
 
 // memLimit is the GOMEMLIMIT of scripts/systemd/camwarden.service: the run
 // measures the daemon as the package starts it (TestMemLimitMatchesUnit).
-const memLimit = "32MiB"
+const memLimit = "28MiB"
 
 // procStat reads a field (kB) of /proc/PID/status.
 func procStatus(pid int, field string) int64 {

@@ -129,6 +129,7 @@ func TestUnitDirectives(t *testing.T) {
 		"ProtectKernelLogs":       {"yes"},
 		"ProtectHostname":         {"yes"},
 		"RestrictRealtime":        {"yes"},
+		"Environment":             {"GOMEMLIMIT=28MiB"}, // a soft Go heap limit: no privilege, no path
 		"Description":             nil, // present, any value
 		"After":                   nil,
 		"Wants":                   nil,

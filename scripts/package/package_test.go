@@ -129,11 +129,11 @@ func TestUnitDirectives(t *testing.T) {
 		"ProtectKernelLogs":       {"yes"},
 		"ProtectHostname":         {"yes"},
 		"RestrictRealtime":        {"yes"},
-		"Environment":             {"GOMEMLIMIT=28MiB"}, // a soft Go heap limit: no privilege, no path
 		"Description":             nil, // present, any value
 		"After":                   nil,
 		"Wants":                   nil,
 		"Documentation":           nil,
+		"Environment":             {"GOMEMLIMIT=28MiB"},
 	}
 	for k, v := range want {
 		got, ok := u[k]

@@ -9,9 +9,10 @@
 // left, and among the rest one-frame MACs go before probed devices, least
 // recently seen first (one list per rank, so an eviction costs O(1) under a
 // flood). OnEvict lets per-device structures elsewhere follow. Writes are
-// incremental (only changed devices, at Flush), and a sighting that only
-// moves LastSeen waits for a coarse step so idle chatter does not wear the
-// SD card.
+// incremental (only changed devices, at Flush); sightings that only move
+// LastSeen, and MACs that showed nothing but themselves, wait for one batch
+// per SeenStep into a small MAC->time bucket, so idle chatter and floods do
+// not wear the SD card (bbolt rewrites every page a transaction touches).
 //
 // The inventory never classifies: it stores facts and says what changed.
 package inventory

@@ -271,7 +271,7 @@ func benchMemory(ctx context.Context, cfg config) error {
 	// not push the total over the cap.
 	base := readStatus(state).Devices + 4
 	idle := func(n int) error {
-		p, err := gen("-n", strconv.Itoa(n-base), "-every", every.String(), "-duration", (warm + settleMax + 2*every).String())
+		p, err := gen("-n", strconv.Itoa(n-base), "-every", every.String(), "-duration", (warm + settleMax + 4*every).String())
 		if err != nil {
 			return err
 		}
@@ -284,8 +284,10 @@ func benchMemory(ctx context.Context, cfg config) error {
 		// Idle means learnt: on a loaded box the daemon can take longer
 		// than the warm-up to meet every device (the kernel drops some of
 		// the first round), and until then it is writing what it learns.
-		// Wait for the count (state.json lags by up to 30 s), then two
-		// more rounds of chatter.
+		// Wait for the count (state.json lags by up to 30 s), then four
+		// more rounds of chatter: the second round brings the addresses,
+		// and what they change reaches the disk within a flush and the
+		// 10 s devices.json gap.
 		settled := time.Now()
 		for deadline := time.Now().Add(settleMax); time.Now().Before(deadline); {
 			if readStatus(state).Devices >= n-4-1 {
@@ -296,7 +298,7 @@ func benchMemory(ctx context.Context, cfg config) error {
 				return err
 			}
 		}
-		if err := sleepCtx(ctx, min(2*every, time.Until(settled.Add(settleMax)))); err != nil {
+		if err := sleepCtx(ctx, min(4*every, time.Until(settled.Add(settleMax)))); err != nil {
 			return err
 		}
 		// The generator runs two minutes at most: the window gets a fresh
@@ -356,7 +358,7 @@ func benchMemory(ctx context.Context, cfg config) error {
 	default:
 	}
 	fmt.Fprintf(w, "Daemon: `camwarden run` with GOMEMLIMIT=%s (as the systemd unit), max_devices 5000, lab of 5 devices, %d Hikvision cameras it flags, and a generator host sending ARP and DHCP from synthetic MACs (idle devices: one frame each per %s).\n", memLimit, len(flaggedMACs), every)
-	fmt.Fprintf(w, "Each idle phase: %s of chatter first, then until the daemon counts them all (at most %s) and two rounds more, then a %s window. RSS: VmRSS at the end of the phase; peak: the highest of samples every 0.5 s during it. Live heap: what the last GC before the end marked live (GODEBUG=gctrace=1). Written per day: /proc/PID/io write_bytes over the window, times a day (extrapolated, not a day measured; logs go to a pipe and are not counted). Drops: kernel (capture) and pipeline queue, totals since start, from state.json.\n\n", warm, settleMax, window)
+	fmt.Fprintf(w, "Each idle phase: %s of chatter first, then until the daemon counts them all (at most %s) and four rounds more, then a %s window. RSS: VmRSS at the end of the phase; peak: the highest of samples every 0.5 s during it. Live heap: what the last GC before the end marked live (GODEBUG=gctrace=1). Written per day: /proc/PID/io write_bytes over the window, times a day (extrapolated, not a day measured; logs go to a pipe and are not counted). Drops: kernel (capture) and pipeline queue, totals since start, from state.json.\n\n", warm, settleMax, window)
 	fmt.Fprintf(w, "| phase | devices | RSS MB | peak RSS MB | live heap MB | written per day | log lines | flagged evicted | drops kernel / pipeline |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		day, ev := "-", "-"

@@ -58,8 +58,11 @@
 // systemd's supervision and watchdog carry over) with CAMWARDEN_SLOT set;
 // the slot binary calls Boot too, sees the variable and only learns
 // whether it is on trial. A trial process runs Updater.RunTrial: the health
-// gate must pass within TrialTimeout, then Commit raises the floors and
-// makes the slot active; a failed gate rolls back (the image's hash is
+// gate must pass within TrialTimeout and then keep passing for the minimum
+// trial (the longer of Options.MinTrial and the release's signed
+// min_trial_seconds), then Commit raises the floors and makes the slot
+// active. A stop during the trial (reboot, power cut) leaves it on trial:
+// the next start runs it again, counted by Boot. A failed gate rolls back (the image's hash is
 // remembered and never retried) and Relaunch goes back to the launcher,
 // which starts the previous slot. A crash is caught by the counter.
 //

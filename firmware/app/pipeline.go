@@ -74,7 +74,21 @@ type Pipeline struct {
 	claims []claim
 	// sightings is sweepPresence's buffer, reused every tick.
 	sightings []inventory.Sighting
+	// pending are events a report.Queuer accepted this turn and not yet
+	// waited for: the pipeline waits once per burst (flush), not once per
+	// event. Only Run's goroutine touches it.
+	pending []pendingEvent
 }
+
+type pendingEvent struct {
+	p   report.Pending
+	typ string
+	mac string
+}
+
+// maxPending bounds the events in flight between flushes, so a burst that
+// never lets the queue empty still waits for its fsyncs now and then.
+const maxPending = 256
 
 // Gen moves whenever the set of views (Views) changes, so the state files
 // are rebuilt only then, not from every device each second.
@@ -250,10 +264,26 @@ func (p *Pipeline) Run(ctx context.Context, tick time.Duration, forgetAfter time
 			return nil
 		case o := <-p.in:
 			p.handle(ctx, o)
+			if len(p.in) == 0 || len(p.pending) >= maxPending {
+				p.flush(ctx)
+			}
 		case <-t.C:
 			p.sweepPresence(ctx, forgetAfter)
+			p.flush(ctx)
 		}
 	}
+}
+
+// flush waits until every event queued since the last flush is durable
+// (one fsync for the burst, usually) and logs the ones that failed.
+func (p *Pipeline) flush(ctx context.Context) {
+	for _, e := range p.pending {
+		if err := e.p.Wait(ctx); err != nil {
+			p.Log.Error("report event", "type", e.typ, "mac", e.mac, "err", err)
+		}
+	}
+	clear(p.pending)
+	p.pending = p.pending[:0]
 }
 
 // Drain processes whatever is queued now, for one-shot runs (survey, analyze).
@@ -264,6 +294,7 @@ func (p *Pipeline) Drain(ctx context.Context) {
 		case o := <-p.in:
 			p.handle(ctx, o)
 		default:
+			p.flush(ctx)
 			return
 		}
 	}
@@ -376,7 +407,13 @@ func (p *Pipeline) publish(ctx context.Context, d inventory.Device, isNew, prese
 	if p.Reporter == nil || (had && sameView(prev, view)) {
 		return
 	}
-	if err := p.Reporter.Device(ctx, view); err != nil {
+	if q, ok := p.Reporter.(report.Queuer); ok {
+		// No broker round trip per device: the next observation in the
+		// queue may be a restricted camera waiting for its verdict.
+		if err := q.QueueDevice(view); err != nil {
+			p.Log.Warn("report device", "mac", d.MAC, "err", err)
+		}
+	} else if err := p.Reporter.Device(ctx, view); err != nil {
 		p.Log.Warn("report device", "mac", d.MAC, "err", err)
 	}
 	if p.Enforcer == nil && view.Flagged && (!had || !prev.Flagged || prev.Action != view.Action) {
@@ -394,6 +431,10 @@ func (p *Pipeline) event(ctx context.Context, typ string, v report.Device) {
 	}}
 	if v.Status == report.StatusReview {
 		e.Data["candidates"], e.Data["review"] = v.Candidates, v.Review
+	}
+	if q, ok := p.Reporter.(report.Queuer); ok {
+		p.pending = append(p.pending, pendingEvent{p: q.QueueEvent(e), typ: typ, mac: v.MAC})
+		return
 	}
 	if err := p.Reporter.Event(ctx, e); err != nil {
 		p.Log.Error("report event", "type", typ, "mac", v.MAC, "err", err)

@@ -16,10 +16,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/camwarden/camwarden/firmware/atomicfile"
 )
 
 // Fetcher gets metadata and binaries over HTTPS with bounded, backed-off
@@ -221,7 +222,7 @@ func (f *Fetcher) Download(ctx context.Context, u, part string, size int64, sha 
 		// was lost is thrown away, and the download starts again from zero
 		// (seen in the VM: the part's first 4 MiB fsync survived, the
 		// unsynced record did not).
-		if err := writeSynced(metaPath, b); err != nil {
+		if err := atomicfile.WriteFile(metaPath, b, 0o644); err != nil {
 			return fail(CodeInstall, false, "download: %v", err)
 		}
 	}
@@ -425,24 +426,4 @@ func (s *syncingWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// writeSynced writes a small file and makes it and its name durable.
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }

@@ -70,7 +70,9 @@ devices:
 				}
 			}
 			// The daemon now knows every device by MAC, without an address.
-			waitFor(t, d, 10*time.Second, "every device in the inventory by its IPv6/LLDP frames", func() bool {
+			// devices.json is rewritten at most every 10 s (state.go,
+			// devicesEvery), so the wait covers two of its rewrites.
+			waitFor(t, d, 25*time.Second, "every device in the inventory by its IPv6/LLDP frames", func() bool {
 				s, ok := d.snapshot()
 				if !ok {
 					return false

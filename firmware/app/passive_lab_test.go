@@ -71,7 +71,7 @@ func TestLabPassiveBootAndAnalyze(t *testing.T) {
 	}
 	t.Cleanup(func() { sim.Process.Signal(syscall.SIGTERM); sim.Wait() })
 
-	waitFor(t, d, 15*time.Second, "the booting camera in the passive inventory", func() bool {
+	waitFor(t, d, 25*time.Second, "the booting camera in the passive inventory", func() bool {
 		s, ok := d.snapshot()
 		if !ok {
 			return false

@@ -233,7 +233,7 @@ func activeTrials(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
-		t, err := activeTrial(ctx, cfg, l, sn, lw, filepath.Join(work, fmt.Sprintf("active-%d", i)), mac, addr)
+		t, err := activeTrial(ctx, cfg, l, sn, lw, filepath.Join(work, fmt.Sprintf("active-%d", i)), mac)
 		if err != nil {
 			fails++
 			fmt.Fprintf(os.Stderr, "cwbench: active trial %d: %v\n", i, err)
@@ -249,7 +249,7 @@ func activeTrials(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *
 	return out, nil
 }
 
-func activeTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *linkWatch, state string, mac net.HardwareAddr, addr netip.Addr) (trial, error) {
+func activeTrial(ctx context.Context, cfg config, l *lab.Lab, sn *sniffer, lw *linkWatch, state string, mac net.HardwareAddr) (trial, error) {
 	var tr trial
 	if _, err := ensureUp(ctx, l, time.Second); err != nil {
 		return tr, err

@@ -318,34 +318,72 @@ func (c *Client) publishInfo(pc paho.Client, session uint64, force bool) {
 		Firmware: s.Firmware, PolicyVersion: s.PolicyVersion, Interfaces: s.Interfaces}))
 }
 
-// drain publishes queued events in seq order, up to PublishWindow awaiting
-// PUBACK at once, and deletes them only once acknowledged, in order. After a
-// reconnect it starts again from the oldest unacknowledged event, so the
-// broker may see a few duplicates (same msg_id) but never a reordering of
-// first deliveries.
+// drain publishes queued events in seq order, keeping up to PublishWindow
+// awaiting PUBACK (a sliding window: each acknowledgement frees a slot at
+// once), and deletes them only once acknowledged, in order. The deletions
+// are committed by a separate goroutine, so an fsync never stalls
+// publishing. After a reconnect it starts again from the oldest
+// unacknowledged event, so the broker may see a few duplicates (same
+// msg_id) but never a reordering of first deliveries.
 func (c *Client) drain(pc paho.Client, session uint64, lost chan struct{}) {
-	var after uint64
 	type inflight struct {
 		seq uint64
 		tok paho.Token
 	}
+	acks := newAcker(c.ob, c.log)
+	defer acks.close()
+	var (
+		after uint64     // the last seq published (or skipped)
+		fl    []inflight // published, in seq order, awaiting PUBACK
+	)
 	for {
-		recs, err := c.ob.peek(after, c.opts.PublishWindow)
-		if err != nil {
-			c.log.Error("mqtt: outbox", "err", err)
-			select {
-			case <-time.After(time.Second):
-				continue
-			case <-lost:
-				return
-			case <-c.ctx.Done():
-				return
+		// Fill the window.
+		if room := c.opts.PublishWindow - len(fl); room > 0 {
+			recs, err := c.ob.peek(after, room)
+			if err != nil {
+				c.log.Error("mqtt: outbox", "err", err)
+				select {
+				case <-time.After(time.Second):
+					continue
+				case <-lost:
+					return
+				case <-c.ctx.Done():
+					return
+				}
+			}
+			var bad []uint64
+			for _, r := range recs {
+				after = r.Seq
+				if r.Event.Type == "" { // unreadable record
+					bad = append(bad, r.Seq)
+					continue
+				}
+				p := EventPayload{
+					Header: Header{Schema: SchemaEvent, Appliance: c.opts.ApplianceID, TS: r.Event.Time.UTC(), Seq: r.Seq, MsgID: r.MsgID},
+					Type:   r.Event.Type, MAC: r.Event.MAC, Data: r.Event.Data, Historical: r.Session != session,
+				}
+				fl = append(fl, inflight{r.Seq, pc.Publish(c.prefix+"evt/"+r.Event.Type, 1, false, c.marshal(p))})
+			}
+			if len(bad) > 0 {
+				c.log.Error("mqtt: dropping unreadable outbox records", "count", len(bad))
+				if len(fl) == 0 {
+					acks.add(bad)
+				} else {
+					// Deleted once everything before them is acknowledged.
+					for _, s := range bad {
+						fl = append(fl, inflight{s, nil})
+					}
+				}
+			}
+			if len(recs) > 0 {
+				c.log.Debug("drain", "first", recs[0].Seq, "last", after, "inflight", len(fl))
 			}
 		}
-		if len(recs) == 0 {
+		if len(fl) == 0 {
 			// The queue is empty: report what the bounds dropped while the
 			// link was down. Reporting it now, after the replay, keeps the
 			// report itself from pushing a queued event out of a full outbox.
+			acks.flush()
 			if _, dropped := c.ob.stats(); dropped > 0 {
 				ev := report.Event{Type: EvtOutboxDropped, Time: c.opts.Now(), Data: map[string]any{"dropped": dropped}}
 				if _, done, err := c.ob.append(ev, session, dropped); err != nil {
@@ -365,49 +403,112 @@ func (c *Client) drain(pc paho.Client, session uint64, lost chan struct{}) {
 				return
 			}
 		}
-		c.log.Debug("drain", "after", after, "first", recs[0].Seq, "last", recs[len(recs)-1].Seq, "n", len(recs))
-		fl := make([]inflight, 0, len(recs))
-		var bad []uint64
-		for _, r := range recs {
-			if r.Event.Type == "" { // unreadable record
-				bad = append(bad, r.Seq)
-				continue
-			}
-			p := EventPayload{
-				Header: Header{Schema: SchemaEvent, Appliance: c.opts.ApplianceID, TS: r.Event.Time.UTC(), Seq: r.Seq, MsgID: r.MsgID},
-				Type:   r.Event.Type, MAC: r.Event.MAC, Data: r.Event.Data, Historical: r.Session != session,
-			}
-			fl = append(fl, inflight{r.Seq, pc.Publish(c.prefix+"evt/"+r.Event.Type, 1, false, c.marshal(p))})
+		// Wait for the oldest publish; new records may join the window
+		// meanwhile when it has room.
+		var more <-chan struct{}
+		if len(fl) < c.opts.PublishWindow {
+			more = c.ob.notify
 		}
-		if len(bad) > 0 {
-			c.log.Error("mqtt: dropping unreadable outbox records", "count", len(bad))
-		}
-		acked := bad
-		for _, f := range fl {
+		head := fl[0].tok
+		if head != nil {
 			select {
-			case <-f.tok.Done():
+			case <-head.Done():
+			case <-more:
+				continue
 			case <-lost:
 			case <-c.ctx.Done():
 			}
-			if !tokenDone(f.tok) || f.tok.Error() != nil {
-				// The link is going or gone: keep what was acknowledged,
-				// resend the rest on the next connection.
-				if err := c.ob.ack(acked); err != nil {
-					c.log.Error("mqtt: outbox", "err", err)
-				}
-				if tokenDone(f.tok) && f.tok.Error() != nil {
-					c.log.Warn("mqtt: event publish failed", "seq", f.seq, "err", f.tok.Error())
-					pc.Disconnect(0)
-				}
+		}
+		// Retire every acknowledged publish at the front, in order.
+		var done []uint64
+		for len(fl) > 0 && (fl[0].tok == nil || tokenDone(fl[0].tok)) {
+			if t := fl[0].tok; t != nil && t.Error() != nil {
+				acks.add(done)
+				c.log.Warn("mqtt: event publish failed", "seq", fl[0].seq, "err", t.Error())
+				pc.Disconnect(0)
 				return
 			}
-			acked = append(acked, f.seq)
+			done = append(done, fl[0].seq)
+			fl = fl[1:]
 		}
-		if err := c.ob.ack(acked); err != nil {
-			c.log.Error("mqtt: outbox", "err", err)
+		acks.add(done)
+		if len(done) == 0 {
+			// The link is going or gone: what was acknowledged is being
+			// deleted; the rest is resent on the next connection.
+			return
 		}
-		after = recs[len(recs)-1].Seq
 	}
+}
+
+// acker deletes acknowledged outbox records in the background, merging
+// whatever piled up during one commit into the next.
+type acker struct {
+	ob   *outbox
+	log  *slog.Logger
+	mu   sync.Mutex
+	seqs []uint64
+	kick chan struct{} // capacity 1
+	stop chan struct{}
+	done chan struct{}
+	want chan chan struct{}
+}
+
+func newAcker(ob *outbox, log *slog.Logger) *acker {
+	a := &acker{ob: ob, log: log, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), want: make(chan chan struct{})}
+	go a.run()
+	return a
+}
+
+func (a *acker) add(seqs []uint64) {
+	if len(seqs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	a.seqs = append(a.seqs, seqs...)
+	a.mu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (a *acker) commit() {
+	a.mu.Lock()
+	seqs := a.seqs
+	a.seqs = nil
+	a.mu.Unlock()
+	if err := a.ob.ack(seqs); err != nil {
+		a.log.Error("mqtt: outbox", "err", err)
+	}
+}
+
+func (a *acker) run() {
+	defer close(a.done)
+	for {
+		select {
+		case <-a.kick:
+			a.commit()
+		case w := <-a.want:
+			a.commit()
+			close(w)
+		case <-a.stop:
+			a.commit()
+			return
+		}
+	}
+}
+
+// flush returns once everything added so far is deleted (or failed).
+func (a *acker) flush() {
+	w := make(chan struct{})
+	a.want <- w
+	<-w
+}
+
+// close commits what is left and stops.
+func (a *acker) close() {
+	close(a.stop)
+	<-a.done
 }
 
 func (c *Client) goodbye(pc paho.Client, session uint64) {

@@ -56,9 +56,11 @@ type Options struct {
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 	// PublishWindow is how many events may await PUBACK at once (default
-	// 256: a burst of 500 device_new events then drains in two round trips
-	// and two delete commits instead of sixteen; a reconnect may resend up
-	// to this many, deduplicated by msg_id).
+	// 256). The window slides: each PUBACK frees a slot at once, and the
+	// deletes are committed off the publish path, so neither a late PUBACK
+	// (a broker without TCP_NODELAY delays them ~40 ms) nor an fsync stalls
+	// a burst. A reconnect may resend up to this many, deduplicated by
+	// msg_id.
 	PublishWindow int
 }
 

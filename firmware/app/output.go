@@ -266,6 +266,12 @@ func WriteStatus(w io.Writer, id string, s Snapshot) error {
 		fmt.Fprintln(w, "broker:     NOT CONNECTED (retrying; events wait in the outbox)")
 	}
 	fmt.Fprintf(w, "uplink:     %s\n", relay)
-	_, err := fmt.Fprintf(w, "updated:    %s (%s ago; rewritten on change and every minute)\n", s.Updated.Format(time.RFC3339), age)
+	switch s.Daemon.Alive() {
+	case LiveRunning:
+		fmt.Fprintf(w, "daemon:     running (pid %d)\n", s.Daemon.PID)
+	case LiveGone:
+		fmt.Fprintln(w, "daemon:     NOT RUNNING (this is its last state)")
+	}
+	_, err := fmt.Fprintf(w, "updated:    %s (%s ago; rewritten on change and every %s)\n", s.Updated.Format(time.RFC3339), age, stateHeartbeatText)
 	return err
 }

@@ -3,8 +3,10 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -317,6 +319,10 @@ func TestRunTelemetryCommandsAndState(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "broker:     connected") {
 		t.Fatalf("status has no broker line:\n%s", b.String())
+	}
+	// The daemon runs in this test's process.
+	if want := fmt.Sprintf("daemon:     running (pid %d)", os.Getpid()); !strings.Contains(b.String(), want) {
+		t.Fatalf("status does not say %q:\n%s", want, b.String())
 	}
 }
 

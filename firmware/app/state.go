@@ -22,8 +22,8 @@ import (
 // Snapshot is what `camwarden status` and `camwarden explain` read, so
 // neither needs a listening port. The daemon keeps it in two files under
 // the state directory to spare the SD card: state.json (appliance, status,
-// relay; rewritten when it changes and at least every stateHeartbeat, so
-// its age shows the daemon is alive) and devices.json (the device list,
+// relay, the daemon's process; rewritten when it changes and at least every
+// stateHeartbeat) and devices.json (the device list,
 // rewritten only when a device's reported view changed: idle devices cost
 // no writes).
 type Snapshot struct {
@@ -31,6 +31,7 @@ type Snapshot struct {
 	Site      string          `json:"site,omitempty"`
 	Broker    BrokerState     `json:"broker"`
 	Updated   time.Time       `json:"updated"`
+	Daemon    *DaemonProc     `json:"daemon,omitempty"`
 	Status    report.Status   `json:"status"`
 	Relay     enforce.Status  `json:"relay"`
 	Devices   []report.Device `json:"devices"`
@@ -50,8 +51,13 @@ const (
 )
 
 // stateHeartbeat bounds how stale state.json's "updated" may get while
-// nothing changes.
-const stateHeartbeat = time.Minute
+// nothing changes. Whether the daemon runs is told by its process record
+// (Snapshot.Daemon), not by this: an atomic rewrite of a 500-byte file
+// costs ext4 about 32 KB (data, directory, inode and bitmap blocks), which
+// every minute was 46 MB a day, most of an idle appliance's writes.
+const stateHeartbeat = 10 * time.Minute
+
+const stateHeartbeatText = "10 minutes"
 
 // ReadSnapshot reads the daemon's last snapshot.
 func ReadSnapshot(stateDir string) (Snapshot, error) {
@@ -228,6 +234,7 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 	var last report.Status
 	first := true
 	w := &stateWriter{dir: dir}
+	self := selfProc()
 	var wroteGen uint64
 	for n := 0; ; n++ {
 		st := status()
@@ -253,7 +260,7 @@ func stateLoop(ctx context.Context, dir, id string, rep report.Reporter, status 
 			WriteTable(view, devs)
 		}
 		if n%2 == 0 {
-			snap := Snapshot{Appliance: id, Status: st, Relay: enf.Status(), Devices: devs}
+			snap := Snapshot{Appliance: id, Status: st, Relay: enf.Status(), Devices: devs, Daemon: self}
 			if extras != nil {
 				extras(&snap)
 			}

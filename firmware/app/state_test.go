@@ -3,7 +3,9 @@ package app
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,9 +36,9 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 	first := w.Bytes
 	devM, stM := mtime(DevicesFile), mtime(StateFile)
 	time.Sleep(20 * time.Millisecond)
-	for i := 1; i <= 29; i++ { // a minute of 2 s turns with nothing new but sightings
+	for i := 1; i < int(stateHeartbeat/(2*time.Second)); i++ { // 2 s turns with nothing new but sightings
 		s := snap("axis")
-		s.Devices[0].LastSeen = t0.Add(time.Duration(i) * time.Second)
+		s.Devices[0].LastSeen = t0.Add(time.Duration(i%50) * time.Second) // within the minute
 		if _, err := w.write(s, t0.Add(time.Duration(i)*2*time.Second), true); err != nil {
 			t.Fatal(err)
 		}
@@ -44,20 +46,21 @@ func TestStateWriterWritesOnChange(t *testing.T) {
 	if w.Bytes != first || !mtime(DevicesFile).Equal(devM) || !mtime(StateFile).Equal(stM) {
 		t.Fatalf("unchanged state rewritten: %d bytes after the first %d", w.Bytes, first)
 	}
-	if _, err := w.write(snap("axis"), t0.Add(61*time.Second), true); err != nil {
+	beat := t0.Add(stateHeartbeat + time.Second)
+	if _, err := w.write(snap("axis"), beat, true); err != nil {
 		t.Fatal(err)
 	}
 	if mtime(DevicesFile) != devM || mtime(StateFile).Equal(stM) {
 		t.Fatal("heartbeat: state.json not rewritten, or devices.json rewritten")
 	}
-	if _, err := w.write(snap("hanwha"), t0.Add(62*time.Second), true); err != nil {
+	if _, err := w.write(snap("hanwha"), beat.Add(time.Second), true); err != nil {
 		t.Fatal(err)
 	}
 	s, err := ReadSnapshot(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Appliance != "a1" || len(s.Devices) != 1 || s.Devices[0].Maker != "hanwha" || !s.Updated.Equal(t0.Add(61*time.Second)) {
+	if s.Appliance != "a1" || len(s.Devices) != 1 || s.Devices[0].Maker != "hanwha" || !s.Updated.Equal(beat) {
 		t.Fatalf("read back %+v", s)
 	}
 }
@@ -106,5 +109,45 @@ func TestStateWriterBoundsChurn(t *testing.T) {
 	}
 	if stateWrites > hour/int(stateRoutineEvery/time.Second)+2 {
 		t.Fatalf("state.json written %d times in an hour of device-count changes", stateWrites)
+	}
+}
+
+// status tells a running daemon from a dead one by its process record,
+// not by how fresh state.json is.
+func TestDaemonLiveness(t *testing.T) {
+	self := selfProc()
+	if self == nil {
+		t.Fatal("no process record for this process (is /proc mounted?)")
+	}
+	if got := self.Alive(); got != LiveRunning {
+		t.Fatalf("this process: %v, want running", got)
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	reused := *self
+	reused.Start++ // the PID now belongs to a later process
+	bootAgo := *self
+	bootAgo.BootID = "00000000-0000-0000-0000-000000000000"
+	for name, c := range map[string]struct {
+		d    *DaemonProc
+		want Liveness
+	}{
+		"exited":      {&DaemonProc{PID: cmd.ProcessState.Pid(), Start: self.Start, BootID: self.BootID}, LiveGone},
+		"pid reused":  {&reused, LiveGone},
+		"before boot": {&bootAgo, LiveGone},
+		"no record":   {nil, LiveUnknown},
+	} {
+		if got := c.d.Alive(); got != c.want {
+			t.Errorf("%s: %v, want %v", name, got, c.want)
+		}
+	}
+	var b strings.Builder
+	if err := WriteStatus(&b, "a1", Snapshot{Daemon: &reused}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "daemon:     NOT RUNNING") {
+		t.Fatalf("status of a dead daemon:\n%s", b.String())
 	}
 }

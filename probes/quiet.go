@@ -152,3 +152,20 @@ func ReplyWait(ctx context.Context, def time.Duration) time.Duration {
 	}
 	return def
 }
+
+type groupAskedKey struct{}
+
+// WithGroupAsked tells a unicast discovery prober run under ctx that its
+// host already heard this protocol's group (or broadcast) request in the
+// latest discovery round: the prober then asks the host alone, not the
+// group again, which every speaker of the protocol on the link would
+// answer. The scheduler sets it (see app.coverage).
+func WithGroupAsked(ctx context.Context) context.Context {
+	return context.WithValue(ctx, groupAskedKey{}, true)
+}
+
+// GroupAsked reports whether WithGroupAsked marked ctx.
+func GroupAsked(ctx context.Context) bool {
+	v, _ := ctx.Value(groupAskedKey{}).(bool)
+	return v
+}

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
@@ -171,7 +173,9 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	if port == 0 {
 		port = Port
 	}
-	conn, err := net.ListenUDP("udp4", nil)
+	// A host without an SSDP listener answers ICMP port unreachable,
+	// which ends the probe at once (ListenAsk).
+	conn, err := udpdisc.ListenAsk()
 	if err != nil {
 		return fmt.Errorf("ssdp: probe %s: %w", t.IP, err)
 	}
@@ -194,6 +198,8 @@ func (p *Prober) Probe(ctx context.Context, t probes.Target, emit probes.Sink) e
 	switch {
 	case n > 0:
 		return nil
+	case r.refused.Load() || errors.Is(serr, syscall.ECONNREFUSED):
+		return fmt.Errorf("ssdp: probe %s: %w (port unreachable)", dst, ErrNoReply)
 	case serr != nil:
 		return fmt.Errorf("ssdp: probe %s: %w", dst, serr)
 	case r.lastErr != nil:
@@ -214,6 +220,7 @@ type run struct {
 	devs    map[netip.Addr]*device
 	order   []netip.Addr
 	lastErr error
+	refused atomic.Bool // the host refused the port (ICMP): nothing will answer
 	fetches int
 	wg      sync.WaitGroup
 	sem     chan struct{}
@@ -282,6 +289,9 @@ func (r *run) exchange(ctx context.Context, conn net.PacketConn, dst net.Addr, m
 			if r.handle(ctx, src, b, oversize) {
 				round.Heard()
 			}
+		}, func() {
+			r.refused.Store(true)
+			round.Stop()
 		})
 	}()
 	ds := make([]udpdisc.Datagram, len(msgs))
@@ -289,6 +299,10 @@ func (r *run) exchange(ctx context.Context, conn net.PacketConn, dst net.Addr, m
 		ds[i] = udpdisc.Datagram{To: dst, Msg: m}
 	}
 	_, serr := udpdisc.SendRounds(lctx, conn, udpdisc.Sends(r.opt.Sends, DefaultSends), udpdisc.OrDefault(r.opt.Interval, DefaultInterval), ds...)
+	if errors.Is(serr, syscall.ECONNREFUSED) {
+		r.refused.Store(true)
+		round.Stop()
+	}
 	round.SentWithin(floor())
 	<-done
 	return serr

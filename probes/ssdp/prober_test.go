@@ -3,6 +3,7 @@ package ssdp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -223,5 +224,20 @@ func TestExchangeStopsSendingWhenOver(t *testing.T) {
 	}
 	if n := cc.writes.Load(); n != 2 {
 		t.Errorf("%d datagrams sent, want the first round's 2", n)
+	}
+}
+
+// A host with no SSDP listener answers ICMP port unreachable: the probe
+// ends on it rather than waiting out its timeout.
+func TestProberEndsOnRefusal(t *testing.T) {
+	emit, got := udpdisctest.Sink()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := (&Prober{Options{Port: udpdisctest.ClosedPort(t), Timeout: 20 * time.Second}}).Probe(ctx, probes.Target{IP: loopback}, emit)
+	if !errors.Is(err, ErrNoReply) || !strings.Contains(err.Error(), "port unreachable") || len(got()) != 0 {
+		t.Fatalf("probe of a closed port: %v, %v", err, got())
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the probe waited for its timeout instead of ending on the refusal")
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/camwarden/camwarden/probes"
@@ -143,8 +145,12 @@ func (x *Exchange) Discover(ctx context.Context, l probes.Link, to []net.Addr, l
 // only to it. Other devices on the link may answer the group request too;
 // only t's address counts here (the passive decoder sees the rest). The
 // observation carries no MAC: the pipeline resolves t's address itself,
-// as it does for every UDP answer. With no answer Probe returns the send
-// error, else the last bad reply's error, else ErrNoReply.
+// as it does for every UDP answer. When ctx says the host already heard
+// the group request (probes.GroupAsked) only t is asked, while answers
+// are still read on the group. A host that refuses the port (ICMP port
+// unreachable, on Linux) ends the run at once with ErrNoReply. With no
+// answer Probe returns that refusal, else the send error, else the last
+// bad reply's error, else ErrNoReply.
 func (x *Exchange) Probe(ctx context.Context, t probes.Target, port int, group net.IP, emit probes.Sink) error {
 	if !t.IP.Is4() {
 		return fmt.Errorf("%s: probe %s: IPv4 only", x.Name, t.IP)
@@ -165,42 +171,61 @@ func (x *Exchange) Probe(ctx context.Context, t probes.Target, port int, group n
 		}
 	}()
 	l, onLink := linkOf(t.IP)
-	if group != nil && onLink {
+	// A host that heard the group request of the latest discovery round
+	// is asked alone (probes.GroupAsked), from a socket that hears ICMP
+	// errors (IP_RECVERR): a host that does not listen on the port answers
+	// port unreachable, which ends the run at once instead of after the
+	// wait. Its answer may still come to the group, so the group is read.
+	alone := probes.GroupAsked(ctx) || group == nil || !onLink
+	if alone {
+		c, err := ListenAsk()
+		if err != nil {
+			return fmt.Errorf("%s: probe %s: %w", x.Name, t.IP, err)
+		}
+		conns = append(conns, c)
+	} else {
 		c, err := ListenSend(l)
 		if err != nil {
 			return fmt.Errorf("%s: probe %s: %w", x.Name, t.IP, err)
 		}
 		conns = append(conns, c)
 		ds = append(ds, Datagram{To: &net.UDPAddr{IP: group, Port: port}, Msg: x.Request})
+	}
+	if group != nil && onLink {
 		if g, err := ListenGroup(l.Iface, group, port); err != nil {
 			log.Debug(x.Name+": no group listener for a probe", "iface", l.Iface.Name, "err", err)
 		} else {
 			conns = append(conns, g)
 		}
-	} else {
-		c, err := net.ListenUDP("udp4", nil)
-		if err != nil {
-			return fmt.Errorf("%s: probe %s: %w", x.Name, t.IP, err)
-		}
-		conns = append(conns, c)
 	}
 	got := false
+	var refused atomic.Bool
 	c := x.collector(func(o probes.Observation) {
 		emit(o)
 		got = true
 		cancel() // one device, one answer: done
 	}, log, func(a netip.Addr) bool { return a == t.IP })
+	c.refused = func() {
+		refused.Store(true)
+		cancel()
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		Collect(ctx, conns, c.handle)
+		Collect(ctx, conns, c.handle, c.refusedBy)
 	}()
 	sentTo, serr := SendRounds(ctx, conns[0], x.Sends, x.Interval, ds...)
+	if errors.Is(serr, syscall.ECONNREFUSED) {
+		refused.Store(true)
+		cancel()
+	}
 	round.SentWithin(probes.ReplyWait(pctx, x.Timeout))
 	<-done
 	switch {
 	case got:
 		return nil
+	case refused.Load():
+		return fmt.Errorf("%s: probe %s: %w (port unreachable)", x.Name, dst, x.ErrNoReply)
 	case serr != nil:
 		return fmt.Errorf("%s: probe %s: %w", x.Name, sentTo, serr)
 	case c.lastErr != nil:
@@ -256,6 +281,14 @@ type collector struct {
 	seen    map[netip.Addr]bool
 	lastErr error
 	heard   func() // told of every answer; nil when the run's end does not depend on them
+	refused func() // told when the asked host refused the port (ICMP port unreachable); nil: ignored
+}
+
+// refusedBy is Collect's hook for a refused connected socket.
+func (c *collector) refusedBy() {
+	if c.refused != nil {
+		c.refused()
+	}
 }
 
 func (x *Exchange) collector(emit probes.Sink, log *slog.Logger, accept func(netip.Addr) bool) *collector {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -77,7 +78,12 @@ func ListenSend(l probes.Link) (net.PacketConn, error) {
 // set, so the handler can reject them. At most MaxDatagrams are handled:
 // past that the run ends for every conn. It closes nothing: the caller owns
 // the conns.
-func Collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.AddrPort, b []byte, oversize bool)) {
+//
+// A socket that reports a refusal (ICMP port unreachable: connected
+// sockets, and ListenAsk's) stops being read, and refused, when given, is
+// called (serialised with handle): give it only for a socket that asked
+// one host, whose refusal ends the run.
+func Collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.AddrPort, b []byte, oversize bool), refused ...func()) {
 	ctx, over := context.WithCancel(ctx)
 	defer over()
 	var (
@@ -114,6 +120,14 @@ func Collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.
 					if errors.Is(err, net.ErrClosed) {
 						return
 					}
+					if errors.Is(err, syscall.ECONNREFUSED) {
+						mu.Lock()
+						for _, f := range refused {
+							f()
+						}
+						mu.Unlock()
+						return
+					}
 					continue // ICMP-induced errors on unconnected sockets: keep reading
 				}
 				ua, ok := from.(*net.UDPAddr)
@@ -137,6 +151,15 @@ func Collect(ctx context.Context, conns []net.PacketConn, handle func(src netip.
 	wg.Wait()
 }
 
+// ListenAsk opens an unconnected IPv4 socket for asking one host: answers
+// from any source port are read, and an ICMP port unreachable from the
+// host is reported by a read (or the next send) as syscall.ECONNREFUSED
+// (IP_RECVERR, on Linux), so Collect's refused hook can end the run.
+func ListenAsk() (net.PacketConn, error) {
+	lc := net.ListenConfig{Control: recvErr}
+	return lc.ListenPacket(context.Background(), "udp4", ":0")
+}
+
 // Datagram is one request and where it goes.
 type Datagram struct {
 	To  net.Addr
@@ -145,7 +168,9 @@ type Datagram struct {
 
 // SendRounds sends every datagram of ds, in order, sends times, interval
 // apart. Nothing is sent once ctx has ended, since no answer would be read.
-// It returns the first send error with the destination it was sent to.
+// It returns the first send error with the destination it was sent to;
+// syscall.ECONNREFUSED (a socket from ListenAsk, whose host refused an
+// earlier datagram) ends it at once.
 func SendRounds(ctx context.Context, c net.PacketConn, sends int, interval time.Duration, ds ...Datagram) (net.Addr, error) {
 	var (
 		firstTo  net.Addr
@@ -162,7 +187,11 @@ func SendRounds(ctx context.Context, c net.PacketConn, sends int, interval time.
 			}
 		}
 		for _, d := range ds {
-			if _, err := c.WriteTo(d.Msg, d.To); err != nil && firstErr == nil {
+			_, err := c.WriteTo(d.Msg, d.To)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				return d.To, err // the host refused an earlier one: no use going on
+			}
+			if err != nil && firstErr == nil {
 				firstTo, firstErr = d.To, err
 			}
 		}

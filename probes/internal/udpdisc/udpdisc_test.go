@@ -459,3 +459,20 @@ func TestExchangeProbeWaitsByReplyWait(t *testing.T) {
 		t.Errorf("silent host with a 100 ms reply wait took %v of its 3 s timeout", took)
 	}
 }
+
+// A host that does not listen on the port answers ICMP port unreachable:
+// the probe ends on it, as a refusal, instead of waiting out its timeout
+// as it does for a host that stays silent. (Loopback always answers the
+// ICMP.)
+func TestExchangeProbeEndsOnRefusal(t *testing.T) {
+	emit, got := udpdisctest.Sink()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := toyProbe(ctx, udpdisctest.ClosedPort(t), 20*time.Second, emit)
+	if !errors.Is(err, errToyNoReply) || !strings.Contains(err.Error(), "port unreachable") || len(got()) != 0 {
+		t.Fatalf("probe of a closed port: %v, %v; want a refusal", err, got())
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the probe waited for its timeout instead of ending on the refusal")
+	}
+}

@@ -334,3 +334,16 @@ func CheckClaims(t testing.TB, facts []probes.Fact) {
 		}
 	}
 }
+
+// ClosedPort returns a loopback UDP port nothing listens on (one that was
+// just bound and released): datagrams to it draw ICMP port unreachable.
+func ClosedPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.LocalAddr().(*net.UDPAddr).Port
+	l.Close()
+	return port
+}

@@ -44,6 +44,30 @@ func newRecorderProber(p config.Probing, log *slog.Logger) *recorderProber {
 
 func (*recorderProber) Name() string { return "nvr" }
 
+// Applies says whether Probe would ask t anything: the scheduler spends
+// no share of the rate cap on a device that is not a recorder.
+func (r *recorderProber) Applies(t probes.Target) bool {
+	_, ok := r.credsFor(t)
+	return ok
+}
+
+// credsFor returns the accounts to try on t, and whether t is to be asked
+// at all: a device the installer gave credentials for by address is asked
+// whatever it looks like; others only when they look like a recorder.
+func (r *recorderProber) credsFor(t probes.Target) ([]nvr.Credential, bool) {
+	if len(t.MAC) != 6 {
+		return nil, false
+	}
+	v := classify.Classify(nil, classify.Input{MAC: t.MAC, Facts: t.Facts})
+	var creds []nvr.Credential
+	named := false
+	for _, c := range r.probing.CredentialsFor(v.Maker, v.Brand, t.IP) {
+		creds = append(creds, nvr.Credential{User: c.User, Password: string(c.Password)})
+		named = named || len(c.Addresses) > 0 // only entries naming t's address match with addresses
+	}
+	return creds, named || nvr.LooksLikeRecorder(t)
+}
+
 // ProbeTimeout overrides the scheduler's per-probe timeout.
 func (*recorderProber) ProbeTimeout() time.Duration { return recorderTimeout }
 
@@ -53,19 +77,8 @@ func (r *recorderProber) BeginSweep() { r.ledger.BeginSweep() }
 // Probe reads t's channels when t looks like a recorder; it does nothing
 // (and spends no credential) for other devices.
 func (r *recorderProber) Probe(ctx context.Context, t probes.Target, emit probes.Sink) error {
-	if len(t.MAC) != 6 {
-		return nil
-	}
-	v := classify.Classify(nil, classify.Input{MAC: t.MAC, Facts: t.Facts})
-	var creds []nvr.Credential
-	named := false
-	for _, c := range r.probing.CredentialsFor(v.Maker, v.Brand, t.IP) {
-		creds = append(creds, nvr.Credential{User: c.User, Password: string(c.Password)})
-		named = named || len(c.Addresses) > 0 // only entries naming t's address match with addresses
-	}
-	// A device the installer gave credentials for by address is asked
-	// whatever it looks like; others only when they look like a recorder.
-	if !named && !nvr.LooksLikeRecorder(t) {
+	creds, ok := r.credsFor(t)
+	if !ok {
 		return nil
 	}
 	p := &nvr.Prober{Creds: creds, Ledger: r.ledger, Log: r.log,

@@ -38,10 +38,15 @@ const (
 )
 
 // unicastAsk marks a unicast discovery prober for the scheduler (see
-// replyWaiter): it only waits for a datagram.
-type unicastAsk struct{ probes.Prober }
+// replyWaiter): it only waits for a datagram. covered: a host that answered
+// the sweep's round of the same protocol is not asked again (see coverage).
+type unicastAsk struct {
+	probes.Prober
+	covered bool
+}
 
 func (unicastAsk) ReplyWaitCeiling() time.Duration { return unicastWait }
+func (u unicastAsk) CoveredBySweep() bool          { return u.covered }
 
 // Registry builds the probes the appliance runs from the probing settings:
 // every passive decoder, and the active discoverers and probers that are
@@ -95,10 +100,10 @@ func Registry(p config.Probing, log *slog.Logger) *probes.Registry {
 		// within milliseconds; a host that does not speak it never will, and
 		// the multicast discovery round and passive capture still hear slow
 		// ones. So the unicast asks wait briefly, not a discovery window.
-		unicastAsk{&sadp.Prober{Log: log, Timeout: unicastWait, Interval: unicastInterval}},
-		unicastAsk{&dhip.Prober{Timeout: unicastWait, Interval: unicastInterval}},
-		unicastAsk{&dvrip.Prober{Timeout: unicastWait, Interval: unicastInterval}},
-		unicastAsk{&ssdp.Prober{Options: ssdp.Options{Log: log, Timeout: unicastWait, Interval: unicastInterval}}},
+		unicastAsk{&sadp.Prober{Log: log, Timeout: unicastWait, Interval: unicastInterval}, true},
+		unicastAsk{&dhip.Prober{Timeout: unicastWait, Interval: unicastInterval}, true},
+		unicastAsk{&dvrip.Prober{Timeout: unicastWait, Interval: unicastInterval}, true},
+		unicastAsk{&ssdp.Prober{Options: ssdp.Options{Log: log, Timeout: unicastWait, Interval: unicastInterval}}, false},
 		&xm.Prober{}, newRecorderProber(p, log),
 	}
 	// SNMP only with a community the installer gave: one is never guessed.

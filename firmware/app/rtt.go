@@ -35,9 +35,11 @@ func ReplyWait(rtt, ceiling time.Duration) time.Duration {
 	return min(max(replyWaitRTTs*rtt, replyWaitFloor), ceiling)
 }
 
-// rttTable holds the round trips the ARP sweep measured until the host's
-// next full probing round uses them. It is bounded (maxRTTs): past that a
-// host just waits the ceiling, as one found without a sweep does.
+// rttTable holds the round trips the latest ARP sweep measured, for every
+// probing round of the host until the next sweep (its full round, and the
+// asks that waited for a discovery round after it). It is bounded
+// (maxRTTs): past that a host just waits the ceiling, as one found without
+// a sweep does.
 type rttTable struct {
 	mu sync.Mutex
 	m  map[netip.Addr]time.Duration
@@ -64,9 +66,10 @@ func (t *rttTable) get(ip netip.Addr) time.Duration {
 	return t.m[ip]
 }
 
-func (t *rttTable) forget(ip netip.Addr) {
+// reset drops every round trip: a sweep measures them afresh.
+func (t *rttTable) reset() {
 	t.mu.Lock()
-	delete(t.m, ip)
+	t.m = nil
 	t.mu.Unlock()
 }
 

@@ -24,7 +24,7 @@ func TestReplyWaitFromRoundTrip(t *testing.T) {
 }
 
 // The table of measured round trips is bounded, keeps the smallest per
-// host and forgets a host once its round used it.
+// host and starts afresh at each sweep.
 func TestRTTTableBounded(t *testing.T) {
 	var tb rttTable
 	for i := range maxRTTs + 100 {
@@ -39,9 +39,9 @@ func TestRTTTableBounded(t *testing.T) {
 	if d := tb.get(a); d != 500*time.Microsecond {
 		t.Errorf("kept %v, want the smallest", d)
 	}
-	tb.forget(a)
-	if d := tb.get(a); d != 0 {
-		t.Errorf("after forget: %v", d)
+	tb.reset()
+	if d := tb.get(a); d != 0 || len(tb.m) != 0 {
+		t.Errorf("after reset: %v, %d entries", d, len(tb.m))
 	}
 }
 

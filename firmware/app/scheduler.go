@@ -51,13 +51,21 @@ type Scheduler struct {
 	// Interval, when set, is the time between periodic sweeps (0: none);
 	// Run asks it again after every wait.
 	Interval func() time.Duration
-	Log      *slog.Logger
+	// Spoke, when set, says whether a host has answered protocol probe
+	// (an answer of it, not its own inquiry) since a time. With it, a
+	// unicast ask that a sweep's round covers waits for the round and is
+	// made only to hosts that did not answer it (see coverage); without
+	// it, every round asks.
+	Spoke func(mac, probe string, since time.Time) bool
+	Log   *slog.Logger
 
-	once  sync.Once
-	rtts  rttTable
-	stage atomic.Value // string: what Sweep is doing, for a progress line
-	queue chan string
-	mu    sync.Mutex
+	once      sync.Once
+	rtts      rttTable
+	cover     coverage
+	preopened atomic.Bool  // OpenRounds ran for the next Sweep
+	stage     atomic.Value // string: what Sweep is doing, for a progress line
+	queue     chan string
+	mu        sync.Mutex
 	// pending maps a queued host to the probes its round will run: nil for
 	// every prober, a set for a targeted round (EnqueueProbes).
 	pending map[string]map[string]bool
@@ -171,6 +179,10 @@ func (s *Scheduler) Sweep(ctx context.Context) error {
 			b.BeginSweep()
 		}
 	}
+	if !s.preopened.Swap(false) {
+		s.OpenRounds()
+		s.preopened.Store(false)
+	}
 	var first, rest []probes.Discoverer
 	for _, d := range s.Discoverers {
 		if d.Name() == "arp" || withSweep[d.Name()] {
@@ -209,12 +221,17 @@ func (s *Scheduler) Stage() string {
 }
 
 // withSweep names the discoverers that start with the ARP sweep rather
-// than after it: their protocols make devices hold answers back (SSDP for
-// up to MX, 1 s; WS-Discovery for up to APP_MAX_DELAY, 500 ms), so most
-// answers come after the sweep has resolved their senders anyway, and
-// the rest wait in the pipeline until it has. Starting them later would
-// add that delay to every sweep.
-var withSweep = map[string]bool{"ssdp": true, "wsd": true}
+// than after it. SSDP and WS-Discovery make devices hold answers back (up
+// to MX, 1 s; up to APP_MAX_DELAY, 500 ms), so most answers come after
+// the sweep has resolved their senders anyway; starting them later would
+// add that delay to every sweep. The vendor rounds (SADP, DHIP, DVRIP)
+// stand in for each host's unicast ask of the same protocol (coverage):
+// the sooner they end, the sooner the hosts that did not answer are asked
+// and the sweep is over, and a Hikvision's SADP answer (definitive) does
+// not wait for the ARP sweep to cover the subnet. An answer whose sender
+// the sweep has not resolved yet waits in the pipeline until it has
+// (HeldFor).
+var withSweep = map[string]bool{"ssdp": true, "wsd": true, "sadp": true, "dhip": true, "dvrip": true}
 
 func ifaceName(l probes.Link) string {
 	if l.Iface == nil {
@@ -236,7 +253,11 @@ func (s *Scheduler) sweep(ctx context.Context, g *errgroup.Group, ds []probes.Di
 	n := 0
 	for _, l := range s.Links {
 		for _, d := range ds {
+			covering := s.covering(d.Name())
 			if !s.allowed(d.Name()) {
+				if covering {
+					s.roundEnded(d.Name(), false)
+				}
 				continue
 			}
 			_, isAsker := d.(asker)
@@ -251,6 +272,10 @@ func (s *Scheduler) sweep(ctx context.Context, g *errgroup.Group, ds []probes.Di
 					}
 				}
 				defer done()
+				ran := false
+				if covering {
+					defer func() { s.roundEnded(d.Name(), ran) }()
+				}
 				if err := s.wait(ctx); err != nil {
 					return nil
 				}
@@ -273,6 +298,9 @@ func (s *Scheduler) sweep(ctx context.Context, g *errgroup.Group, ds []probes.Di
 				} else {
 					err = d.Discover(dctx, l, s.Sink)
 				}
+				// A round ended by its own quiet or window sent its
+				// request; one that failed may not have.
+				ran = err == nil || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
 				if l.Iface != nil {
 					s.Log.Debug("discovery done", "probe", d.Name(), "iface", l.Iface.Name, "took", time.Since(began).Round(time.Millisecond))
 				}
@@ -288,6 +316,77 @@ func (s *Scheduler) sweep(ctx context.Context, g *errgroup.Group, ds []probes.Di
 		}
 	}
 	return n
+}
+
+// OpenRounds starts a sweep's bookkeeping: the round trips the ARP sweep
+// measures (they also say who answered it) start afresh, and every
+// covering round opens, so hosts probed from now on wait for it (see
+// coverage). Sweep calls it; the daemon calls it first, before it queues
+// the hosts it already knows, so that none of them is asked through the
+// group in the moment before the start-up sweep begins.
+func (s *Scheduler) OpenRounds() {
+	s.init()
+	s.rtts.reset()
+	now := time.Now()
+	for _, d := range s.Discoverers {
+		if s.covering(d.Name()) {
+			s.cover.start(d.Name(), len(s.Links), now)
+		}
+	}
+	s.preopened.Store(true)
+}
+
+// covering says whether discoverer name's rounds stand in for the
+// same-named unicast ask (see coverage).
+func (s *Scheduler) covering(name string) bool {
+	if s.Spoke == nil {
+		return false
+	}
+	for _, p := range s.Probers {
+		if c, ok := p.(interface{ CoveredBySweep() bool }); ok && p.Name() == name && c.CoveredBySweep() {
+			return true
+		}
+	}
+	return false
+}
+
+// roundEnded closes one link's round of name (ran: its request went
+// out); after the last, the hosts whose ask waited for it are asked now,
+// unless they answered it.
+func (s *Scheduler) roundEnded(name string, ran bool) {
+	hosts, began := s.cover.end(name, ran, time.Now())
+	asked := 0
+	for _, mac := range hosts {
+		if !s.Spoke(mac, name, began) {
+			s.EnqueueProbes(mac, []string{name})
+			asked++
+		}
+	}
+	if len(hosts) > 0 {
+		s.Log.Debug("discovery round covered unicast asks", "probe", name, "waited", len(hosts), "answered", len(hosts)-asked)
+	}
+}
+
+// skipAsk says whether t's unicast ask p is left to a sweep's round: it
+// waits for the open round, or the host answered the latest one. When
+// the ask goes ahead, heard says the host heard that round's request: it
+// answered the same sweep's ARP request (its round trip is in the table,
+// which each sweep starts afresh), so it was on the link.
+func (s *Scheduler) skipAsk(p probes.Prober, t probes.Target) (skip, heard bool) {
+	if !s.covering(p.Name()) {
+		return false, false
+	}
+	mac := t.MAC.String()
+	wait, began, _ := s.cover.decide(p.Name(), mac)
+	switch {
+	case wait:
+		return true, false
+	case began.IsZero():
+		return false, false
+	case s.Spoke(mac, p.Name(), began):
+		return true, false
+	}
+	return false, s.rtts.get(t.IP) > 0
 }
 
 // DefaultRetry is the back-off between re-probes of a host that is still
@@ -407,7 +506,6 @@ func (s *Scheduler) worker(ctx context.Context) {
 				s.probeHost(ctx, t, only)
 				s.followUp(ctx, mac, t)
 				if only == nil {
-					s.rtts.forget(t.IP)
 					s.scheduleRetry(ctx, mac)
 				}
 			}
@@ -445,10 +543,20 @@ func (s *Scheduler) probeHost(ctx context.Context, t probes.Target, only map[str
 		if !s.allowed(p.Name()) || only != nil && !only[p.Name()] {
 			continue
 		}
+		rw, waits := p.(replyWaiter)
+		var heard bool
+		if waits {
+			var skip bool
+			if skip, heard = s.skipAsk(p, t); skip {
+				continue // before the rate cap: nothing is sent
+			}
+		}
+		if a, ok := p.(interface{ Applies(probes.Target) bool }); ok && !a.Applies(t) {
+			continue // it would send nothing: no share of the rate cap
+		}
 		if err := s.wait(ctx); err != nil {
 			break
 		}
-		rw, waits := p.(replyWaiter)
 		if !waits {
 			sem <- struct{}{}
 		}
@@ -468,6 +576,9 @@ func (s *Scheduler) probeHost(ctx context.Context, t probes.Target, only map[str
 			defer cancel()
 			if waits {
 				pctx = probes.WithReplyWait(pctx, func() time.Duration { return ReplyWait(rtt.get(), rw.ReplyWaitCeiling()) })
+				if heard {
+					pctx = probes.WithGroupAsked(pctx)
+				}
 			}
 			began := time.Now()
 			sink := s.Sink

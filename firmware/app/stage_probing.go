@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/camwarden/camwarden/firmware/config"
 	"github.com/camwarden/camwarden/firmware/inventory"
@@ -19,7 +20,7 @@ func newScheduler(p config.Probing, reg *probes.Registry, links []probes.Link, i
 	s := &Scheduler{Probers: reg.Probers, Discoverers: reg.Discoverers, Links: links, Sink: sink,
 		Concurrency: p.Concurrency, PerHost: p.PerHost, Timeout: p.Timeout, Discovery: p.Discovery,
 		Limiter: rate.NewLimiter(rate.Limit(p.RatePPS), p.RatePPS), Log: log, Target: targetFrom(inv),
-		Followup: recorderFollowup}
+		Followup: recorderFollowup, Spoke: spokeSince(inv)}
 	// The sweep measures each host's round trip; unicast asks wait by it.
 	for _, d := range reg.Discoverers {
 		if sw, ok := d.(*arp.Sweeper); ok {
@@ -59,6 +60,8 @@ func (d *daemon) startProbing() error {
 		return d.classify(dev.HardwareAddr(), dev.ProbeFacts()).Confidence < classify.Strong
 	}
 	s.Retry = DefaultRetry
+	// The start-up sweep's rounds open before any known host is queued.
+	s.OpenRounds()
 	d.sched.Store(s)
 	// Devices that already had an address (persisted by an earlier run, or
 	// seen by capture a moment ago) are probed too.
@@ -99,5 +102,25 @@ func (d *daemon) inScope(dev inventory.Device) bool {
 func (d *daemon) announce(dev inventory.Device, names []string) {
 	if s := d.sched.Load(); s != nil && d.inScope(dev) {
 		s.EnqueueProbes(dev.MAC, names)
+	}
+}
+
+// spokeSince answers Scheduler.Spoke from the inventory: did the device
+// answer probe at or after since? Every SADP, DHIP and DVRIP answer
+// carries <probe>.seen=reply; the device's own inquiry (an NVR or an
+// installer's tool searching the VLAN) is sadp.seen=inquiry, no answer.
+func spokeSince(inv *inventory.Inventory) func(mac, probe string, since time.Time) bool {
+	key := func(probe string) string { return probe + ".seen" }
+	return func(mac, probe string, since time.Time) bool {
+		d, ok := inv.Get(mac)
+		if !ok {
+			return false
+		}
+		for _, f := range d.Facts {
+			if f.Probe == probe && f.Key == key(probe) && f.Value == "reply" && !f.Last.Before(since) {
+				return true
+			}
+		}
+		return false
 	}
 }

@@ -70,7 +70,7 @@ type Probing struct {
 	SweepInterval time.Duration `yaml:"sweep_interval"` // periodic re-sweep; 0 = only at start
 	Concurrency   int           `yaml:"concurrency"`    // hosts probed at once
 	PerHost       int           `yaml:"per_host"`       // probes at once against one host
-	RatePPS       int           `yaml:"rate_pps"`       // global cap on probe packets per second
+	RatePPS       int           `yaml:"rate_pps"`       // global cap per second on ARP requests and probe starts (see Default)
 	Timeout       time.Duration `yaml:"timeout"`        // per probe
 	Discovery     time.Duration `yaml:"discovery"`      // the longest a discovery round listens; it ends sooner once answers stop
 	Disabled      []string      `yaml:"disabled"`       // probe names not to run
@@ -197,9 +197,17 @@ func Default() Config {
 			SweepInterval: 5 * time.Minute,
 			Concurrency:   32,
 			PerHost:       4,
-			RatePPS:       500,
-			Timeout:       3 * time.Second,
-			Discovery:     3 * time.Second,
+			// 2,000 a second: a /24 ARP sweep in 0.13 s, and the
+			// 200-device lab's ~2,400 probe starts in about 1.2 s instead
+			// of 4.8 s (the cap, not the network, was the floor). Measured
+			// on the wire there, the survey's peak is the same at 500 and
+			// 2,000 (12.7k and 14.1k packets/s over 100 ms, 17-19 Mbit/s,
+			// ~23,000 packets either way): the faster cap shortens the
+			// tail, it does not raise the load. Each device still gets at
+			// most per_host probes at once.
+			RatePPS:   2000,
+			Timeout:   3 * time.Second,
+			Discovery: 3 * time.Second,
 		},
 		Policy: Policy{
 			FlaggedMakers:     []string{"hikvision", "dahua", "huawei", "zte", "hytera"},

@@ -67,11 +67,15 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// procStart reads field 22 (starttime) of /proc/PID/stat. The command
+// procStart reads field 22 (starttime) of the process's main thread,
+// /proc/PID/task/PID/stat: the same as /proc/PID/stat on Linux, but
+// qemu-user (the arm test runs) fabricates a process's own /proc/PID/stat
+// with the reading thread's start, which then never matches. The command
 // name (field 2) may hold spaces and parentheses, so fields are counted
 // after its last ')'.
 func procStart(pid int) (uint64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	p := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/stat")
 	if err != nil {
 		return 0, false
 	}

@@ -12,11 +12,10 @@ import (
 	"github.com/camwarden/camwarden/probes"
 )
 
-// fakeLAN is a test inventory: when each host was first seen, and when it
-// last gave facts from each probe.
+// fakeLAN is a test inventory: when each host last gave facts from each
+// probe, and the unicast asks made.
 type fakeLAN struct {
 	mu    sync.Mutex
-	first map[string]time.Time
 	spoke map[string]map[string]time.Time
 	asks  []ask
 }
@@ -31,9 +30,6 @@ func (l *fakeLAN) sink(o probes.Observation) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	mac := o.MAC.String()
-	if _, ok := l.first[mac]; !ok {
-		l.first[mac] = time.Now()
-	}
 	if len(o.Facts) > 0 {
 		if l.spoke[mac] == nil {
 			l.spoke[mac] = map[string]time.Time{}
@@ -90,7 +86,7 @@ func (a askRecorder) Probe(ctx context.Context, t probes.Target, _ probes.Sink) 
 // not the round is asked once, alone, after the round; a host that
 // appears later is asked at once, with the group, as before.
 func TestSweepRoundCoversUnicastAsks(t *testing.T) {
-	lan := &fakeLAN{first: map[string]time.Time{}, spoke: map[string]map[string]time.Time{}}
+	lan := &fakeLAN{spoke: map[string]map[string]time.Time{}}
 	hik := net.HardwareAddr{0x58, 0x50, 0xed, 0, 0, 1}
 	axis := net.HardwareAddr{0x00, 0x40, 0x8c, 0, 0, 2}
 	late := net.HardwareAddr{0x00, 0x40, 0x8c, 0, 0, 3}
